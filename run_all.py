@@ -1,0 +1,2 @@
+#!/usr/bin/env python
+"""Placeholder: replaced by the Papermill driver."""
