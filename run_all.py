@@ -1,2 +1,278 @@
 #!/usr/bin/env python
-"""Placeholder: replaced by the Papermill driver."""
+"""Run the ser-lab notebooks with Papermill and render them as shareable HTML reports.
+
+    python run_all.py                          # every notebook on the synthetic corpus (dataset "demo")
+    python run_all.py --dataset emovo          # the real EMOVO corpus, from data/EMOVO (or --data-dir)
+    python run_all.py --quick --notebooks 00   # a fast smoke run of one notebook
+    python run_all.py --list                   # datasets (and whether their data is here) and notebooks
+
+Parameters come from params/defaults.yaml, then params/<dataset>.yaml, then params/quick.yaml
+(with --quick), then --params FILE, then -p key=value (or -p NN_name.key=value for one notebook).
+Reports go to reports/<dataset>/: one executed .ipynb and one .html per notebook, index.html,
+results.csv and run.json. Exit code: 0 when every notebook ran, 1 when one failed (the others still
+run and the failed one is rendered with its error), 2 for a usage error caught before anything ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent
+NOTEBOOK_DIR = REPO / "notebooks"
+PARAMS_DIR = REPO / "params"
+NOTEBOOK_PATTERN = re.compile(r"^(\d\d)_[\w-]+\.ipynb$")
+#: Parameters set by this driver itself, not by YAML files or -p.
+DRIVER_PARAMETERS = ("dataset", "data_dir", "reports_dir")
+
+
+class UsageError(Exception):
+    """A mistake in the command line, caught before any notebook runs."""
+
+
+def discover_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``), in order."""
+    return sorted(p for p in folder.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
+
+
+def notebook_title(path: Path) -> str:
+    """The first markdown heading of a notebook, for listings and the index page."""
+    import nbformat
+
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return path.stem
+
+
+def select_notebooks(available: list[Path], spec: str | None) -> list[Path]:
+    """Pick notebooks by number or name (``"00,03"`` or ``"00_eda"``); ``None`` means all."""
+    if not spec:
+        return available
+    chosen: list[Path] = []
+    for item in (s.strip() for s in spec.split(",") if s.strip()):
+        matches = [p for p in available if p.stem == item or p.name[:2] == item.zfill(2)]
+        if not matches:
+            names = ", ".join(p.stem for p in available)
+            raise UsageError(f"--notebooks: no notebook '{item}'. Available: {names}")
+        chosen.extend(m for m in matches if m not in chosen)
+    return sorted(chosen)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="run_all.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n" + "\n".join(__doc__.split("\n\n")[1].splitlines()),
+    )
+    parser.add_argument("--dataset", default="demo",
+                        help="dataset name: demo (synthetic, the default), emovo, ravdess, ravdess+savee, superset, ...")
+    parser.add_argument("--data-dir", help="data root holding EMOVO/, RAVDESS/, ... (default: $SER_DATA_DIR or ./data)")
+    parser.add_argument("--notebooks", help="run only these, by number or name, e.g. 00,03")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a parameter (value read as YAML); NN_name.key=value for one notebook")
+    parser.add_argument("--params", action="append", default=[], metavar="FILE",
+                        help="YAML file of parameters, applied after params/ and before -p")
+    parser.add_argument("--out", help="folder for this run's reports (default: reports/<dataset>)")
+    parser.add_argument("--quick", action="store_true", help="small parameters (params/quick.yaml) for a fast smoke run")
+    parser.add_argument("--no-input", action="store_true", help="hide code cells in the HTML reports (for sharing)")
+    parser.add_argument("--kernel", help="Jupyter kernel to execute with (default: the notebooks' own, python3)")
+    parser.add_argument("--timeout", type=int, help="per-cell time limit in seconds (default: none)")
+    parser.add_argument("--list", action="store_true", help="list datasets and notebooks, then exit")
+    return parser
+
+
+def load_parameters(args: argparse.Namespace):
+    """Layer the parameter files and overrides for this run (see the module docstring)."""
+    from ser_utils.params import ParameterSet, load_yaml, parse_overrides
+
+    params = ParameterSet()
+    layers = [PARAMS_DIR / "defaults.yaml", PARAMS_DIR / f"{args.dataset.lower()}.yaml"]
+    if args.quick:
+        layers.append(PARAMS_DIR / "quick.yaml")
+    for path in layers:
+        if path.is_file():
+            params.update(load_yaml(path))
+    for path in args.params:
+        params.update(load_yaml(path))
+    params.update(parse_overrides(args.param))
+    reserved = [k for k in DRIVER_PARAMETERS if k in params.common]
+    if reserved:
+        raise UsageError(f"'{reserved[0]}' is set by run_all.py itself: use --{reserved[0].replace('_', '-')} instead")
+    return params
+
+
+def prepare_data(dataset: str, data_dir: str | None, common: dict[str, Any]):
+    """Load (and for synthetic names, generate) the dataset once, so that a missing corpus fails early."""
+    from ser_utils.datasets import load_dataset
+
+    return load_dataset(
+        dataset, data_dir,
+        emotions=common.get("emotions"), merge=common.get("merge_labels"),
+        seed=common.get("seed", 0), synthetic_size=common.get("synthetic_size", "default"), progress=True,
+    )
+
+
+def render_html(ipynb: Path, html_path: Path, no_input: bool) -> None:
+    """Convert an executed notebook to a self-contained HTML page."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", exclude_input=no_input, exclude_input_prompt=no_input,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_filename(str(ipynb))
+    html_path.write_text(body, encoding="utf-8")
+
+
+def _short_error(exc: BaseException) -> str:
+    """One line naming what went wrong in a notebook."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    text = f"{ename}: {evalue}" if ename else f"{type(exc).__name__}: {exc}"
+    return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+
+
+def run_notebook(source: Path, out_dir: Path, parameters: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Execute one notebook with Papermill and render it; a failure is recorded, not raised."""
+    import papermill as pm
+    from ser_utils.results import read_headlines
+
+    output = out_dir / source.name
+    html_path = output.with_suffix(".html")
+    record: dict[str, Any] = {"name": source.stem, "title": notebook_title(source), "status": "ok",
+                              "parameters": parameters}
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=args.kernel,
+                            cwd=str(source.parent), progress_bar=False, report_mode=args.no_input,
+                            execution_timeout=args.timeout)
+    except Exception as exc:  # noqa: BLE001 - any failure of one notebook must not stop the others
+        record.update(status="failed", error=_short_error(exc))
+    record["duration_s"] = round(time.perf_counter() - start, 2)
+    if output.is_file():
+        try:
+            render_html(output, html_path, args.no_input)
+            record.update(ipynb=output.name, html=html_path.name)
+        except Exception as exc:  # noqa: BLE001
+            record.setdefault("error", f"HTML rendering failed: {_short_error(exc)}")
+            record["status"] = "failed"
+    record["headlines"] = read_headlines(out_dir, source.stem)
+    return record
+
+
+def list_everything(data_dir: str | None) -> str:
+    """Human-readable listing of datasets (with where their data is) and notebooks."""
+    from ser_utils.corpora import CORPORA
+    from ser_utils.datasets import dataset_names, is_synthetic, resolve_dataset
+    from ser_utils.paths import data_root
+
+    root = data_root(data_dir)
+    lines = [f"Datasets (data root: {root})"]
+    for name in dataset_names():
+        parts = resolve_dataset(name)
+        if all(is_synthetic(p) for p in parts):
+            where = "synthetic, generated on demand"
+        else:
+            missing = [CORPORA[p].folder for p in parts if not is_synthetic(p) and not (root / CORPORA[p].folder).is_dir()]
+            where = "present" if not missing else "missing: " + ", ".join(f"{root / m}" for m in missing)
+        lines.append(f"  {name:<16} {' + '.join(parts) if len(parts) > 1 else '':<34} {where}")
+    lines.append("  any a+b combination of the above also works (e.g. ravdess+tess)")
+    lines.append("\nNotebooks")
+    lines.extend(f"  {p.stem:<24} {notebook_title(p)}" for p in discover_notebooks())
+    lines.append("\nHow to get a real corpus: python -c \"import ser_utils.corpora as c; print(c.describe())\"")
+    return "\n".join(lines)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Validate everything, run the notebooks, write the index; returns the exit code."""
+    from ser_utils.datasets import resolve_dataset
+    from ser_utils.params import declared_parameters, validate
+    from ser_utils.reporting import render_index
+    from ser_utils.results import drop_results
+    from ser_utils.runinfo import git_revision, machine, package_versions
+
+    resolve_dataset(args.dataset)  # unknown names fail here, before any work
+    notebooks = select_notebooks(discover_notebooks(), args.notebooks)
+    if not notebooks:
+        raise UsageError(f"no notebooks found in {NOTEBOOK_DIR}")
+    params = load_parameters(args)
+    declared = {p.stem: declared_parameters(p) for p in discover_notebooks()}
+    validate(params, declared)
+
+    started = datetime.now(timezone.utc)
+    dataset = prepare_data(args.dataset, args.data_dir, params.common)
+    out_dir = Path(args.out).resolve() if args.out else REPO / "reports" / args.dataset
+    out_dir.mkdir(parents=True, exist_ok=True)
+    drop_results(out_dir, [p.stem for p in notebooks])
+    print(f"Dataset {args.dataset}: {len(dataset.manifest)} files, {len(dataset.skipped)} skipped, "
+          f"fingerprint {dataset.fingerprint()}")
+    print(f"Reports: {out_dir}")
+
+    driver_values = {"dataset": args.dataset, "data_dir": str(dataset_root(args.data_dir)), "reports_dir": str(out_dir)}
+    records = []
+    for i, source in enumerate(notebooks, 1):
+        values = params.for_notebook(source.stem, declared[source.stem])
+        values.update({k: v for k, v in driver_values.items() if k in declared[source.stem]})
+        print(f"[{i}/{len(notebooks)}] {source.stem} ...", end=" ", flush=True)
+        record = run_notebook(source, out_dir, values, args)
+        print(f"{record['status']} ({record['duration_s']:.1f} s)" + (f": {record['error']}" if "error" in record else ""),
+              flush=True)
+        records.append(record)
+
+    finished = datetime.now(timezone.utc)
+    run = {
+        "dataset": args.dataset, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
+        "duration_s": round((finished - started).total_seconds(), 1), "seed": params.common.get("seed"),
+        "parameters": params.common, "parameter_sources": params.sources,
+        "notebook_parameters": {r["name"]: r.pop("parameters") for r in records},
+        "data": {"fingerprint": dataset.fingerprint(), "n_files": int(len(dataset.manifest)),
+                 "roots": {k: str(v) for k, v in dataset.roots.items()},
+                 "n_skipped": int(len(dataset.skipped)), "skipped": dataset.skipped.astype(str).to_dict("records")},
+        "versions": package_versions(), "git_revision": git_revision(), "machine": machine(),
+        "notebooks": records,
+    }
+    (out_dir / "run.json").write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+    index = render_index(run, out_dir)
+    failed = [r["name"] for r in records if r["status"] != "ok"]
+    print(f"\n{len(records) - len(failed)}/{len(records)} notebooks ran in {run['duration_s']:.0f} s. Index: {index}")
+    if failed:
+        print(f"FAILED: {', '.join(failed)} (see the rendered notebooks for the error)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def dataset_root(data_dir: str | None) -> Path:
+    """The resolved data root, passed to the notebooks so they read exactly what was checked here."""
+    from ser_utils.paths import data_root
+
+    return data_root(data_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run, and turn expected errors into one clear message and exit code 2."""
+    sys.path.insert(0, str(REPO))
+    from ser_utils.corpora import CorpusNotFoundError
+    from ser_utils.datasets import UnknownDatasetError
+    from ser_utils.params import ParameterError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.list:
+            print(list_everything(args.data_dir))
+            return 0
+        return execute(args)
+    except (UsageError, UnknownDatasetError, ParameterError, CorpusNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Plots shared by the notebooks: corpus counts, durations, example clips, prosody by emotion."""
+
+from __future__ import annotations
+
+import librosa
+import librosa.display
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .audio import load_audio
+
+
+def plot_counts(manifest: pd.DataFrame, columns: tuple[str, ...] = ("emotion", "speaker", "gender", "sentence")):
+    """Bar charts of how many utterances each emotion, speaker, gender and sentence has."""
+    columns = tuple(c for c in columns if c in manifest and manifest[c].notna().any())
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.6), squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        counts = manifest[column].value_counts().sort_index()
+        ax.bar(counts.index.astype(str), counts.to_numpy(), color=sns.color_palette("deep")[0])
+        ax.set_title(f"utterances per {column}")
+        ax.tick_params(axis="x", rotation=90 if len(counts) > 6 else 0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_durations(manifest: pd.DataFrame):
+    """Distribution of clip durations, overall and per emotion."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.6))
+    sns.histplot(manifest["duration"], bins=40, ax=left)
+    left.set(title="clip duration", xlabel="seconds")
+    order = sorted(manifest["emotion"].unique())
+    sns.boxplot(data=manifest, x="emotion", y="duration", order=order, ax=right)
+    right.set(title="duration by emotion", ylabel="seconds")
+    fig.tight_layout()
+    return fig
+
+
+def plot_examples(examples: pd.DataFrame, sr: int = 16000, n_mels: int = 128):
+    """For each example clip: its waveform and its log-mel spectrogram, one row per emotion."""
+    fig, axes = plt.subplots(len(examples), 2, figsize=(13, 2.1 * len(examples)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.25]})
+    for (wave_ax, spec_ax), row in zip(axes, examples.itertuples()):
+        y, _ = load_audio(row.path, sr)
+        librosa.display.waveshow(y, sr=sr, ax=wave_ax)
+        wave_ax.set(title=f"{row.emotion} · {row.speaker} · {row.sentence}", xlabel="", ylabel="")
+        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_mels=n_mels), ref=np.max)
+        librosa.display.specshow(mel, sr=sr, x_axis="time", y_axis="mel", ax=spec_ax, cmap="magma")
+        spec_ax.set(title=f"log-mel spectrogram ({row.emotion})", xlabel="", ylabel="Hz")
+    fig.tight_layout()
+    return fig
+
+
+def plot_prosody(table: pd.DataFrame, measures: dict[str, str] | None = None):
+    """Box plots of prosodic measures per emotion, split by gender (pitch differs a lot between them)."""
+    measures = measures or {"f0_median_hz": "median F0 (Hz)", "f0_range_st": "F0 range (semitones)",
+                            "loudness_db": "loudness (dB)", "f0_rel_st": "F0 vs speaker median (semitones)"}
+    measures = {k: v for k, v in measures.items() if k in table}
+    order = sorted(table["emotion"].unique())
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 3.8), squeeze=False)
+    for ax, (column, label) in zip(axes[0], measures.items()):
+        sns.boxplot(data=table, x="emotion", y=column, hue="gender", order=order, ax=ax, fliersize=2)
+        ax.set(title=label, ylabel="", xlabel="")
+        ax.tick_params(axis="x", rotation=45)
+        if ax is not axes[0][-1] and ax.get_legend():
+            ax.get_legend().remove()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,126 @@
+"""The run's index page and the reproducibility block shown at the top of every notebook."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .results import read_results
+from .runinfo import git_revision, package_versions
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+     padding:0 1rem;color:#222;line-height:1.45}
+h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.6rem 0 1.4rem;font-size:.92rem;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:.35rem .6rem;text-align:left;vertical-align:top}
+th{background:#f4f4f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#17702a;font-weight:600} .failed{color:#b00020;font-weight:600} .skipped{color:#8a6d00}
+code,pre{background:#f4f4f6;border-radius:3px;padding:.1rem .3rem;font-size:.85rem}
+pre{padding:.6rem;overflow-x:auto} details{margin:.4rem 0 1rem}
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+def _headline_cell(headlines: dict[str, Any]) -> str:
+    return "<br>".join(f"{_esc(k)}: <b>{_esc(_format_value(v))}</b>" for k, v in headlines.items())
+
+
+def _notebook_rows(notebooks: list[dict[str, Any]]) -> str:
+    rows = []
+    for i, nb in enumerate(notebooks, 1):
+        status = nb["status"]
+        link = f'<a href="{_esc(nb["html"])}">{_esc(nb["name"])}</a>' if nb.get("html") else _esc(nb["name"])
+        extra = f' · <a href="{_esc(nb["ipynb"])}">ipynb</a>' if nb.get("ipynb") else ""
+        error = f'<br><small class="failed">{_esc(nb["error"])}</small>' if nb.get("error") else ""
+        rows.append(
+            f"<tr><td class=num>{i}</td><td>{link}{extra}<br><small>{_esc(nb.get('title', ''))}</small></td>"
+            f"<td class={_esc(status)}>{_esc(status)}{error}</td>"
+            f"<td class=num>{nb.get('duration_s', 0):.1f} s</td>"
+            f"<td>{_headline_cell(nb.get('headlines', {}))}</td></tr>"
+        )
+    return ("<table><tr><th>#</th><th>notebook</th><th>status</th><th>time</th><th>headline figures</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _results_table(results: pd.DataFrame) -> str:
+    if results.empty:
+        return "<p>No experiment recorded a result in this run.</p>"
+    table = results.copy()
+    for metric in ("accuracy", "uar", "macro_f1"):
+        std = table[f"{metric}_std"]
+        table[metric] = [
+            f"{m:.3f}" + ("" if pd.isna(s) else f" ± {s:.3f}") for m, s in zip(table[metric], std)
+        ]
+    columns = ["notebook", "experiment", "features", "model", "protocol", "n_folds", "accuracy", "uar", "macro_f1"]
+    return table[columns].to_html(index=False, border=0, escape=True)
+
+
+def _skipped_section(skipped: list[dict[str, Any]]) -> str:
+    if not skipped:
+        return "<p>No input file was skipped.</p>"
+    shown = pd.DataFrame(skipped[:500])
+    more = f"<p>… and {len(skipped) - 500} more (see run.json).</p>" if len(skipped) > 500 else ""
+    return (f"<p><b>{len(skipped)}</b> file(s) could not be used and were left out:</p>"
+            + shown.to_html(index=False, border=0) + more)
+
+
+def render_index(run: dict[str, Any], reports_dir: str | Path) -> Path:
+    """Write ``index.html`` for a run (the dict that is also saved as ``run.json``)."""
+    reports_dir = Path(reports_dir)
+    notebooks = run.get("notebooks", [])
+    failed = [nb["name"] for nb in notebooks if nb["status"] == "failed"]
+    verdict = (f'<span class=failed>{len(failed)} failed: {_esc(", ".join(failed))}</span>' if failed
+               else '<span class=ok>all notebooks ran</span>')
+    data = run.get("data", {})
+    facts = [
+        ("dataset", run.get("dataset")), ("data fingerprint", data.get("fingerprint")),
+        ("files", data.get("n_files")), ("seed", run.get("seed")), ("started", run.get("started")),
+        ("duration", f"{run.get('duration_s', 0):.0f} s"), ("code revision", run.get("git_revision")),
+        ("command", run.get("command")),
+    ]
+    facts_html = "".join(f"<tr><th>{_esc(k)}</th><td><code>{_esc(v)}</code></td></tr>" for k, v in facts)
+    body = f"""<!DOCTYPE html><html lang=en><head><meta charset=utf-8>
+<title>ser-lab · {_esc(run.get("dataset"))}</title><style>{_CSS}</style></head><body>
+<h1>ser-lab report · {_esc(run.get("dataset"))}</h1>
+<p class=sub>{verdict}</p>
+<table>{facts_html}</table>
+<h2>Notebooks</h2>{_notebook_rows(notebooks)}
+<h2>Results</h2>
+<p>One row per experiment, metrics averaged over folds (± standard deviation across folds).
+UAR is the unweighted average recall (balanced accuracy). Machine-readable: <a href="results.csv">results.csv</a>.</p>
+{_results_table(read_results(reports_dir))}
+<h2>Skipped input</h2>{_skipped_section(data.get("skipped", []))}
+<h2>Reproducibility</h2>
+<details><summary>Parameters given to each notebook</summary><pre>{_esc(json.dumps(run.get("notebook_parameters", {}), indent=2, default=str))}</pre></details>
+<details><summary>Package versions</summary><pre>{_esc(json.dumps(run.get("versions", {}), indent=2))}</pre></details>
+<p>Everything above is also in <a href="run.json">run.json</a>.</p>
+</body></html>"""
+    path = reports_dir / "index.html"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def reproducibility_table(parameters: dict[str, Any], fingerprint: str | None = None) -> pd.DataFrame:
+    """A small table for the top of a notebook: parameters, data fingerprint, code and package versions."""
+    rows: list[tuple[str, str]] = [(f"parameter: {k}", repr(v)) for k, v in parameters.items()]
+    if fingerprint:
+        rows.append(("data fingerprint", fingerprint))
+    rows.append(("code revision", str(git_revision())))
+    rows.extend((f"version: {k}", v) for k, v in package_versions().items())
+    return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")

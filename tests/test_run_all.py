@@ -1,0 +1,162 @@
+"""run_all.py end to end on the synthetic corpus, and its error paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+import run_all
+
+REPO = Path(run_all.__file__).resolve().parent
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """Run run_all.py as a user would, in a subprocess."""
+    return subprocess.run([sys.executable, str(REPO / "run_all.py"), *args], capture_output=True, text=True,
+                          timeout=900, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def quick_run(session_tmp: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """One quick run of every notebook on the synthetic default, shared by the checks below."""
+    out = session_tmp / "reports-quick"
+    result = _cli("--dataset", "demo", "--quick", "--out", str(out))
+    return result, out
+
+
+@pytest.mark.slow
+def test_quick_run_renders_every_notebook(quick_run) -> None:
+    result, out = quick_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    for nb in run_all.discover_notebooks():
+        html = out / f"{nb.stem}.html"
+        assert html.is_file() and (out / nb.name).is_file(), f"{nb.stem} was not rendered"
+        executed = nbformat.read(out / nb.name, as_version=4)
+        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{nb.stem} raised: {errors[:1]}"
+    index = (out / "index.html").read_text()
+    for nb in run_all.discover_notebooks():
+        assert f'href="{nb.stem}.html"' in index
+    assert "all notebooks ran" in index
+
+
+@pytest.mark.slow
+def test_quick_run_records_metadata_and_headlines(quick_run) -> None:
+    result, out = quick_run
+    run = json.loads((out / "run.json").read_text())
+    assert run["dataset"] == "demo" and run["seed"] == 0
+    assert run["parameters"]["synthetic_size"] == "small"  # --quick applied params/quick.yaml
+    assert len(run["data"]["fingerprint"]) >= 12 and run["data"]["n_files"] > 50
+    assert {"numpy", "pandas", "librosa", "papermill"} <= set(run["versions"])
+    eda = next(nb for nb in run["notebooks"] if nb["name"] == "00_eda")
+    assert eda["status"] == "ok" and eda["duration_s"] > 0
+    assert eda["headlines"]["clips"] == run["data"]["n_files"]
+    assert eda["headlines"]["data fingerprint"] == run["data"]["fingerprint"]
+    # the parameters the notebook actually received are recorded
+    assert run["notebook_parameters"]["00_eda"]["eda_prosody_files"] == 28
+    assert run["notebook_parameters"]["00_eda"]["reports_dir"] == str(out)
+
+
+@pytest.mark.slow
+def test_quick_run_html_shows_figures_and_audio(quick_run) -> None:
+    _, out = quick_run
+    html = (out / "00_eda.html").read_text()
+    assert html.count("data:image/png;base64") >= 4  # counts, durations, examples, prosody
+    assert html.count("<audio") >= 7  # one player per emotion
+
+
+def _fake_notebook_dir(tmp_path: Path) -> Path:
+    """A notebooks folder with a notebook that fails between two that work."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for number, body in (("00", "x = seed + 1"), ("01", "raise RuntimeError('deliberate failure')"), ("02", "y = 2")):
+        nb = new_notebook(cells=[
+            new_markdown_cell(f"# Notebook {number}"),
+            new_code_cell("dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0",
+                          metadata={"tags": ["parameters"]}),
+            new_code_cell(body),
+            new_code_cell(f"from ser_utils.results import open_report\n"
+                          f"open_report(reports_dir, '{number}_step', dataset=dataset).headline('done', True)"),
+        ])
+        nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+        nbformat.write(nb, folder / f"{number}_step.ipynb")
+    return folder
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_is_rendered_and_the_others_still_run(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(run_all, "NOTEBOOK_DIR", _fake_notebook_dir(tmp_path))
+    monkeypatch.setattr(run_all, "PARAMS_DIR", tmp_path / "no-params")
+    out = tmp_path / "out"
+    code = run_all.main(["--dataset", "demo", "-p", "synthetic_size=small", "--out", str(out), "--no-input"])
+    assert code == 1
+    assert "FAILED: 01_step" in capsys.readouterr().err
+    run = json.loads((out / "run.json").read_text())
+    assert [nb["status"] for nb in run["notebooks"]] == ["ok", "failed", "ok"]
+    assert "deliberate failure" in run["notebooks"][1]["error"]
+    assert "deliberate failure" in (out / "01_step.html").read_text()  # rendered with its error
+    assert run["notebooks"][2]["headlines"] == {"done": True}
+    assert "1 failed: 01_step" in (out / "index.html").read_text()
+    # --no-input hides the code of the cells that worked
+    assert "x = seed + 1" not in (out / "00_step.html").read_text()
+
+
+def test_unknown_dataset_fails_early_with_suggestion(tmp_path) -> None:
+    result = _cli("--dataset", "emovoo", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert "emovoo" in result.stderr and "emovo" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_misspelled_parameter_fails_early(tmp_path) -> None:
+    result = _cli("--dataset", "demo", "-p", "sed=1", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert "unknown parameter 'sed'" in result.stderr and "Did you mean 'seed'" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_wrongly_typed_parameter_fails_early(tmp_path) -> None:
+    result = _cli("--dataset", "demo", "-p", "seed=one", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "'seed'" in result.stderr and "int" in result.stderr
+
+
+def test_missing_corpus_folder_names_the_path_and_the_source(tmp_path) -> None:
+    result = _cli("--dataset", "emovo", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert str(tmp_path / "nowhere" / "EMOVO") in result.stderr
+    assert "voice.fub.it" in result.stderr  # where to get it
+    assert not (tmp_path / "r").exists()
+
+
+def test_driver_parameters_cannot_be_set_with_p(tmp_path) -> None:
+    result = _cli("-p", "dataset=emovo", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "--dataset" in result.stderr
+
+
+def test_unknown_notebook_selection(tmp_path) -> None:
+    result = _cli("--notebooks", "42", "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "no notebook '42'" in result.stderr
+
+
+def test_list_shows_datasets_and_notebooks(tmp_path) -> None:
+    (tmp_path / "EMOVO").mkdir()
+    result = _cli("--list", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ("demo", "emovo", "ravdess", "superset", "00_eda"):
+        assert name in result.stdout
+    emovo_line = next(line for line in result.stdout.splitlines() if line.strip().startswith("emovo "))
+    assert "present" in emovo_line
+    ravdess_line = next(line for line in result.stdout.splitlines() if line.strip().startswith("ravdess "))
+    assert "missing" in ravdess_line
+
+
+def test_select_notebooks_by_number_and_name() -> None:
+    available = [Path("00_eda.ipynb"), Path("03_protocols.ipynb"), Path("04_svm.ipynb")]
+    assert run_all.select_notebooks(available, "3,00_eda") == [available[0], available[1]]
+    assert run_all.select_notebooks(available, None) == available
