@@ -12,12 +12,21 @@ import seaborn as sns
 from .audio import load_audio
 
 
-def plot_counts(manifest: pd.DataFrame, columns: tuple[str, ...] = ("emotion", "speaker", "gender", "sentence")):
-    """Bar charts of how many utterances each emotion, speaker, gender and sentence has."""
+def plot_counts(manifest: pd.DataFrame, columns: tuple[str, ...] = ("emotion", "speaker", "gender", "sentence"),
+                max_bars: int = 40):
+    """Bar charts of how many utterances each emotion, speaker, gender and sentence has.
+
+    A column with more than ``max_bars`` values (CREMA-D's 91 speakers, TESS's 200 words) is shown
+    as a histogram of clips per value instead.
+    """
     columns = tuple(c for c in columns if c in manifest and manifest[c].notna().any())
     fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.6), squeeze=False)
     for ax, column in zip(axes[0], columns):
         counts = manifest[column].value_counts().sort_index()
+        if len(counts) > max_bars:
+            ax.hist(counts.to_numpy(), bins=20, color=sns.color_palette("deep")[0])
+            ax.set(title=f"clips per {column} ({len(counts)} {column}s)", xlabel="clips", ylabel=f"{column}s")
+            continue
         ax.bar(counts.index.astype(str), counts.to_numpy(), color=sns.color_palette("deep")[0])
         ax.set_title(f"utterances per {column}")
         ax.tick_params(axis="x", rotation=90 if len(counts) > 6 else 0)
