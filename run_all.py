@@ -36,8 +36,9 @@ class UsageError(Exception):
     """A mistake in the command line, caught before any notebook runs."""
 
 
-def discover_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
-    """The numbered notebooks (``NN_name.ipynb``), in order."""
+def discover_notebooks(folder: Path | None = None) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``) of ``folder`` (default: notebooks/), in order."""
+    folder = folder or NOTEBOOK_DIR
     return sorted(p for p in folder.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
 
 
