@@ -1,0 +1,79 @@
+"""Metrics reported for every experiment, per fold and across folds.
+
+Accuracy flatters the large classes of an unbalanced corpus, so every table also has UAR
+(unweighted average recall: the mean of per-class recalls, scikit-learn's balanced accuracy, the
+usual headline of SER challenges) and macro-F1. Across folds we report mean ± standard deviation and
+a 95% confidence interval of the mean (Student's t over folds).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from scipy import stats
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+METRICS = ("accuracy", "uar", "macro_f1")
+
+
+def scores(y_true: Sequence, y_pred: Sequence, labels: Sequence[str]) -> dict[str, float]:
+    """Accuracy, UAR and macro-F1 of one set of predictions (classes absent from the fold are ignored)."""
+    present = [label for label in labels if label in set(y_true)]
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "uar": float(balanced_accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
+        "n_test": int(len(y_true)),
+    }
+
+
+def per_class(y_true: Sequence, y_pred: Sequence, labels: Sequence[str]) -> pd.DataFrame:
+    """Precision, recall, F1 and support of each class."""
+    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=list(labels), zero_division=0)
+    return pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": n}, index=pd.Index(labels, name="emotion"))
+
+
+def summarize(per_fold: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
+    """Mean, standard deviation and 95% confidence interval over folds, one row per metric."""
+    rows = {}
+    for metric in metrics:
+        values = per_fold[metric].to_numpy(dtype=float)
+        n = len(values)
+        mean = float(values.mean())
+        std = float(values.std(ddof=1)) if n > 1 else float("nan")
+        half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else float("nan")
+        rows[metric] = {"mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half, "folds": n}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def chance_levels(y: Sequence, labels: Sequence[str]) -> dict[str, float]:
+    """What guessing scores: UAR of any constant or random guess is 1/K; accuracy of the majority class."""
+    counts = pd.Series(list(y)).value_counts()
+    return {"uar": 1.0 / len(labels), "accuracy": float(counts.max() / counts.sum())}
+
+
+def confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], normalize: bool = False) -> pd.DataFrame:
+    """Confusion matrix as a labelled table (rows: true emotion); ``normalize`` divides each row by its total."""
+    matrix = confusion_matrix(y_true, y_pred, labels=list(labels), normalize="true" if normalize else None)
+    index = pd.Index(labels, name="true")
+    return pd.DataFrame(np.nan_to_num(matrix), index=index, columns=pd.Index(labels, name="predicted"))
+
+
+def plot_confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], title: str = ""):
+    """Counts and row-normalised confusion matrices side by side (seaborn heatmaps)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    counts = confusion(y_true, y_pred, labels)
+    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=axes[0])
+    axes[0].set_title(f"{title} counts".strip())
+    sns.heatmap(confusion(y_true, y_pred, labels, normalize=True), annot=True, fmt=".2f", cmap="Blues",
+                vmin=0, vmax=1, cbar=False, ax=axes[1])
+    axes[1].set_title(f"{title} recall per true class (rows sum to 1)".strip())
+    for ax in axes:
+        ax.tick_params(axis="x", rotation=45)
+        ax.tick_params(axis="y", rotation=0)
+    fig.tight_layout()
+    return fig

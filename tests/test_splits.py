@@ -1,0 +1,134 @@
+"""The evaluation protocols never put a source clip (or, for speaker protocols, a speaker) on two sides."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import GridSearchCV
+from sklearn.svm import SVC
+
+from ser_utils.splits import PROTOCOLS, SPEAKER_INDEPENDENT, Fold, LeakError, ProtocolSplit, check_fold, make_folds
+
+EMOTIONS = ["angry", "happy", "neutral", "sad"]
+
+
+def _meta(corpus: str = "demo", speakers: int = 6, sentences: int = 5, windows: int = 2, copies: int = 2) -> pd.DataFrame:
+    """A feature-table index: every clip has several windows and augmented copies (with windows too)."""
+    rows = []
+    for spk, sent, emo in itertools.product(range(speakers), range(sentences), EMOTIONS):
+        utt = f"{corpus}/s{spk}/{emo}-{sent}"
+        for aug in ["", *(f"noise{c}" for c in range(copies))]:
+            for w in range(windows):
+                rows.append({"utt_id": utt if not aug else f"{utt}#{aug}", "source_id": utt, "window": w,
+                             "augmentation": aug, "speaker": f"{corpus}_s{spk}", "sentence": f"{corpus}_t{sent}",
+                             "corpus": corpus, "emotion": emo, "gender": "female" if spk % 2 else "male"})
+    return pd.DataFrame(rows)
+
+
+META = _meta()
+
+
+def _sides(meta: pd.DataFrame, fold: Fold, column: str) -> tuple[set, set, set]:
+    return tuple(set(meta[column].iloc[idx]) for idx in (fold.train, fold.val, fold.test))
+
+
+@pytest.mark.parametrize("protocol", ["random", "speaker_kfold", "loso", "lopo"])
+def test_no_source_on_two_sides_and_copies_only_in_training(protocol: str) -> None:
+    folds = make_folds(META, protocol, n_folds=3, val_fraction=0.2, seed=1)
+    assert folds
+    covered = set()
+    for fold in folds:
+        train, val, test = _sides(META, fold, "source_id")
+        assert not (train & test) and not (train & val) and not (val & test)
+        assert META["augmentation"].iloc[fold.test].eq("").all()
+        assert META["augmentation"].iloc[fold.val].eq("").all()
+        assert len(fold.val) > 0, "validation is carved from the training part"
+        # every window of a test clip is in the test part
+        assert len(fold.test) == len(test) * 2
+        covered |= test
+    assert covered == set(META["source_id"]), "every clip is tested exactly once across folds"
+
+
+@pytest.mark.parametrize("protocol", ["speaker_kfold", "loso"])
+def test_speaker_protocols_keep_speakers_apart(protocol: str) -> None:
+    for fold in make_folds(META, protocol, n_folds=3, seed=0):
+        train, val, test = _sides(META, fold, "speaker")
+        assert not (train & test) and not (val & test) and not (train & val)
+
+
+def test_loso_and_lopo_fold_counts() -> None:
+    loso = make_folds(META, "loso")
+    assert len(loso) == 6 and all(len(_sides(META, f, "speaker")[2]) == 1 for f in loso)
+    lopo = make_folds(META, "lopo")
+    assert len(lopo) == 5 and all(len(_sides(META, f, "sentence")[2]) == 1 for f in lopo)
+    for fold in lopo:  # leave-one-phrase-out: the held-out sentence is nowhere in training
+        train, val, test = _sides(META, fold, "sentence")
+        assert not (train & test)
+
+
+def test_random_split_is_stratified_and_shares_speakers() -> None:
+    folds = make_folds(META, "random", n_folds=5, seed=0)
+    assert len(folds) == 5
+    for fold in folds:
+        test = META.iloc[fold.test]
+        assert test["emotion"].value_counts().max() - test["emotion"].value_counts().min() <= 2
+        train, _, test_speakers = _sides(META, fold, "speaker")
+        assert train & test_speakers  # the naive split: same speakers on both sides
+
+
+def test_folds_are_deterministic_for_a_seed() -> None:
+    a = make_folds(META, "speaker_kfold", n_folds=3, seed=5)
+    b = make_folds(META, "speaker_kfold", n_folds=3, seed=5)
+    assert all(np.array_equal(x.test, y.test) and np.array_equal(x.val, y.val) for x, y in zip(a, b))
+
+
+def test_cross_corpus_intersects_labels() -> None:
+    other = _meta("other", speakers=3).query("emotion != 'happy'")
+    meta = pd.concat([META, other, _meta("third", speakers=2)], ignore_index=True)
+    (fold,) = make_folds(meta, "cross_corpus", train_corpora=["demo", "third"], test_corpora=["other"])
+    train, _, test = (set(meta["corpus"].iloc[idx]) for idx in (fold.train, fold.val, fold.test))
+    assert train == {"demo", "third"} and test == {"other"}
+    assert set(meta["emotion"].iloc[fold.train]) == set(meta["emotion"].iloc[fold.test]) == {"angry", "neutral", "sad"}
+    with pytest.raises(ValueError, match="disjoint"):
+        make_folds(meta, "cross_corpus", train_corpora=["demo"], test_corpora=["demo"])
+    with pytest.raises(ValueError, match="missing"):
+        make_folds(meta, "cross_corpus", train_corpora=["demo"], test_corpora=["nope"])
+
+
+def test_leaky_recipe_really_leaks() -> None:
+    """The demonstration protocol is what the notebooks warn about: copies of test clips in training."""
+    (fold, *_) = make_folds(META, "leaky", n_folds=5, seed=0)
+    train, val, test = _sides(META, fold, "source_id")
+    assert train & test and np.array_equal(fold.val, fold.test)
+    with pytest.raises(LeakError, match="both train and test"):
+        check_fold(META, fold)
+
+
+def test_check_fold_catches_a_shared_speaker() -> None:
+    fold = make_folds(META, "random", n_folds=5, seed=0)[0]
+    check_fold(META, fold)  # fine for the random protocol ...
+    with pytest.raises(LeakError, match="speaker"):
+        check_fold(META, fold, speaker_independent=True)  # ... but not speaker-independent
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match="unknown protocol"):
+        make_folds(META, "losso")
+    with pytest.raises(ValueError, match="at least 2 speakers"):
+        make_folds(META[META["speaker"] == "demo_s0"], "loso")
+    assert set(SPEAKER_INDEPENDENT) < set(PROTOCOLS)
+
+
+def test_protocol_split_works_as_scikit_learn_cv() -> None:
+    originals = META[(META["augmentation"] == "") & (META["window"] == 0)].reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(len(originals), 3)) + originals["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()[:, None]
+    cv = ProtocolSplit(originals, "loso")
+    assert cv.get_n_splits() == 6
+    search = GridSearchCV(SVC(), {"C": [0.1, 1.0]}, cv=cv, scoring="balanced_accuracy").fit(X, originals["emotion"])
+    assert search.best_score_ > 0.5
+    with pytest.raises(ValueError, match="rows"):
+        next(cv.split(X[:-1]))
