@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -216,6 +217,8 @@ def execute(args: argparse.Namespace) -> int:
           f"fingerprint {dataset.fingerprint()}")
     print(f"Reports: {out_dir}")
 
+    # Figures must reach the notebook even when the caller's environment picks a non-interactive backend.
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     driver_values = {"dataset": args.dataset, "data_dir": str(dataset_root(args.data_dir)), "reports_dir": str(out_dir)}
     records = []
     for i, source in enumerate(notebooks, 1):

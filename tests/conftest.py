@@ -16,7 +16,6 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="ser-lab-tests-"))
 os.environ["SER_CACHE_DIR"] = str(_SESSION_TMP / "cache")
 os.environ["SER_DATA_DIR"] = str(_SESSION_TMP / "data")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")

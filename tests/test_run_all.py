@@ -78,7 +78,7 @@ def _fake_notebook_dir(tmp_path: Path) -> Path:
     for number, body in (("00", "x = seed + 1"), ("01", "raise RuntimeError('deliberate failure')"), ("02", "y = 2")):
         nb = new_notebook(cells=[
             new_markdown_cell(f"# Notebook {number}"),
-            new_code_cell("dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0",
+            new_code_cell("dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0\nsynthetic_size = 'default'",
                           metadata={"tags": ["parameters"]}),
             new_code_cell(body),
             new_code_cell(f"from ser_utils.results import open_report\n"
