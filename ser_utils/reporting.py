@@ -31,7 +31,9 @@ def _esc(value: Any) -> str:
 
 def _format_value(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+        if value.is_integer():
+            return f"{value:,.0f}"
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     return str(value)
