@@ -1,0 +1,15 @@
+"""Feature sets by name and the cached, parallel extraction engine.
+
+    from ser_utils.features import describe_feature_sets, extract_features
+    table = extract_features(ds.manifest, "kaggle162")      # FeatureTable: X, meta, skipped, ...
+    table.X, table.meta["source_id"], table.skipped
+
+Sets: ``kaggle162``, ``window160``, ``mfcc_mean``, ``mfcc_seq``, ``logmel``, ``stats``, ``prosody``
+(see :func:`describe_feature_sets`). Plots for the notebooks are in :mod:`ser_utils.features.plots`.
+"""
+
+from .engine import FEATURE_VERSION, FeatureTable, extract_features
+from .registry import FEATURE_SETS, FeatureSet, compute, describe_feature_sets, get_feature_set
+
+__all__ = ["FEATURE_SETS", "FEATURE_VERSION", "FeatureSet", "FeatureTable", "compute", "describe_feature_sets",
+           "extract_features", "get_feature_set"]

@@ -1,0 +1,141 @@
+"""The feature sets by name: function, default parameters, description and output kind."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import prosody as _prosody
+from . import spectral
+
+Kind = Literal["vector", "windows", "sequence", "image"]
+
+#: Gender codes of the ``stats`` set (SER-FusionNet: male 1, female 0); anything else is 0.5.
+GENDER_CODES = {"male": 1.0, "m": 1.0, "female": 0.0, "f": 0.0}
+
+
+def gender_column(rows: pd.DataFrame) -> np.ndarray:
+    """Gender as a feature column (1 male, 0 female, 0.5 unknown or absent), one value per row."""
+    if "gender" not in rows:
+        return np.full((len(rows), 1), 0.5, dtype=np.float32)
+    codes = rows["gender"].astype("string").str.lower().map(GENDER_CODES)
+    return codes.fillna(0.5).to_numpy(dtype=np.float32).reshape(-1, 1)
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """One named feature set: ``function(y, sr, **params) -> array`` and what to know about it."""
+
+    name: str
+    function: Callable[..., np.ndarray]
+    defaults: dict[str, Any]
+    description: str
+    kind: Kind
+    names: Callable[..., list[str]] | None = field(default=None, repr=False)
+    #: Columns taken from the manifest, not the audio (appended after the cached part).
+    row_features: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None = field(default=None, repr=False)
+    #: Whether, with these parameters, threads parallelise the work (its heavy parts release the GIL: FFT,
+    #: BLAS, openSMILE); else worker processes are used. Measured: see benchmarks/features.py.
+    threads: Callable[[Mapping[str, Any]], bool] = field(default=lambda params: True, repr=False)
+
+    def resolve(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated with ``params``: unknown names are an error, "auto" choices are made concrete."""
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise ValueError(f"feature set {self.name!r} has no parameter(s) {unknown}; "
+                             f"valid: {sorted(self.defaults)}")
+        resolved = {**self.defaults, **params}
+        if "backend" in resolved:
+            resolved["backend"] = _prosody.resolve_backend(resolved["backend"])
+        for key, value in resolved.items():  # tuples and lists must hash the same way
+            if isinstance(value, tuple):
+                resolved[key] = list(value)
+        return resolved
+
+    def feature_names(self, params: Mapping[str, Any] | None = None) -> list[str] | None:
+        """Column names for vector/window sets (None for sequences and images)."""
+        if self.names is None:
+            return None
+        names = self.names(**self.resolve(params))
+        return names + [self.row_features[0]] if self.row_features else names
+
+
+def _defaults(function: Callable[..., np.ndarray]) -> dict[str, Any]:
+    """The keyword-only parameters of a feature function and their defaults."""
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _register(name: str, function: Callable[..., np.ndarray], description: str, kind: Kind,
+              names: Callable[..., list[str]] | None = None, row_features=None, threads=None) -> FeatureSet:
+    return FeatureSet(name, function, _defaults(function), description, kind, names, row_features,
+                      threads or (lambda params: True))
+
+
+#: Every feature set, by name.
+FEATURE_SETS: dict[str, FeatureSet] = {s.name: s for s in [
+    _register("kaggle162", spectral.kaggle162,
+              "means of ZCR, chroma, MFCC, RMS, mel (162): the widely copied Kaggle vector", "vector",
+              spectral.kaggle162_names),
+    _register("window160", spectral.window160,
+              "per 2 s window: means of mel (128), MFCC (20), chroma (12) = 160, one row per window", "windows",
+              spectral.window160_names),
+    _register("mfcc_mean", spectral.mfcc_mean, "mean of 20 MFCCs over time: the SVM baseline", "vector",
+              spectral.mfcc_mean_names),
+    _register("mfcc_seq", spectral.mfcc_seq,
+              "MFCC sequence (frames × coefficients, fixed length, optional deltas) for recurrent models", "sequence"),
+    _register("logmel", spectral.logmel,
+              "128-band log-mel image of fixed size (128×128; 256×256 for progressive resizing) for CNNs", "image"),
+    _register("stats", spectral.stats,
+              "mean/var/skew/kurtosis of 36 frame features + gender (145): a fusion model's statistical branch",
+              "vector", spectral.stats_names, ("gender", gender_column)),
+    _register("prosody", _prosody.prosody,
+              "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors", "vector",
+              _prosody.prosody_names, threads=lambda params: params["backend"] == "opensmile"),
+]}
+
+
+def get_feature_set(name: str) -> FeatureSet:
+    """The feature set called ``name``; an unknown name lists the valid ones."""
+    try:
+        return FEATURE_SETS[name]
+    except KeyError:
+        raise ValueError(f"unknown feature set {name!r}; valid: {', '.join(FEATURE_SETS)}") from None
+
+
+def describe_feature_sets() -> pd.DataFrame:
+    """One row per feature set: output kind, shape per clip with default parameters, description, parameters."""
+    rows = []
+    for fs in FEATURE_SETS.values():
+        rows.append({"feature_set": fs.name, "kind": fs.kind, "shape": _default_shape(fs),
+                     "description": fs.description,
+                     "parameters": ", ".join(f"{k}={v!r}" for k, v in fs.defaults.items())})
+    return pd.DataFrame(rows).set_index("feature_set")
+
+
+def _default_shape(fs: FeatureSet) -> str:
+    """The per-clip output shape with default parameters, as text."""
+    p = fs.resolve()
+    if fs.kind == "image":
+        return f"{p['size'][0]} × {p['size'][1]}"
+    if fs.kind == "sequence":
+        return f"{p['frames']} × {p['n_mfcc'] * (3 if p['deltas'] else 1)}"
+    n = len(fs.feature_names() or [])
+    return f"windows × {n}" if fs.kind == "windows" else str(n)
+
+
+def compute(name: str, y: np.ndarray, sr: int, params: Mapping[str, Any] | None = None,
+            rows: pd.DataFrame | None = None) -> np.ndarray:
+    """One feature set on one prepared clip (with manifest columns from ``rows``, one row, when given)."""
+    fs = get_feature_set(name)
+    out = np.asarray(fs.function(y, sr, **fs.resolve(params)), dtype=np.float32)
+    if fs.row_features:
+        extra = fs.row_features[1](rows if rows is not None else pd.DataFrame(index=[0]))[0]
+        out = np.concatenate([out, extra]).astype(np.float32)
+    return out
