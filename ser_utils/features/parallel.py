@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from typing import Any
 
+from joblib.executor import get_memmapping_executor
 from joblib.externals.loky import get_reusable_executor
 
 #: Seconds an idle worker process waits for more work before exiting (as joblib's default).
@@ -24,10 +25,14 @@ _STARTED = False
 
 
 def executor(workers: int):
-    """The session's reusable loky process pool with ``workers`` processes (started on first use)."""
+    """The session's reusable loky process pool with ``workers`` processes (started on first use).
+
+    Taken through joblib, so that ``joblib.Parallel`` elsewhere in the package shares the same pool:
+    a bare loky executor lacks the bookkeeping joblib expects, and joblib then fails.
+    """
     global _STARTED
     _STARTED = True
-    return get_reusable_executor(max_workers=workers, timeout=IDLE_TIMEOUT)
+    return get_memmapping_executor(workers, timeout=IDLE_TIMEOUT)
 
 
 def stop_workers() -> None:
