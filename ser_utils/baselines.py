@@ -1,0 +1,462 @@
+"""Classical baselines and the protocol comparison: models, their grids, combined feature sets, summary tables.
+
+    from ser_utils.baselines import combine_tables, tuned_model
+    table = combine_tables([extract_features(m, "kaggle162"), extract_features(m, "prosody")])
+    result = cross_validate(table.X, table.meta, tuned_model("svm"), "loso", ...)
+
+Every model is a scikit-learn Pipeline that starts with its own StandardScaler, so scaling statistics
+are fitted on the training part of each fold only; :func:`tuned_model` wraps it in the nested grid
+search of :func:`ser_utils.evaluation.tuned` (inner folds of whole training speakers). Grids are
+small on purpose: a handful of values that matter (SVM C and gamma, MLP weight decay,
+logistic-regression C), so a full LOSO run stays cheap on two cores. :func:`run_experiments` runs
+many configurations (feature set × model × protocol × speaker normalisation) in parallel.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from joblib import effective_n_jobs
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, ParameterGrid
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from threadpoolctl import threadpool_limits
+
+with warnings.catch_warnings():  # tqdm.auto warns when ipywidgets is missing, then falls back to text bars
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
+
+from .evaluation import CVResult, cross_validate, speaker_normalize, tuned
+from .features import FeatureTable
+from .features import parallel
+from .metrics import chance_levels
+from .splits import Fold
+
+#: Model names, in the order tables show them.
+MODELS = ("svm", "mlp", "logreg")
+#: The classifier's step name in each pipeline (grid keys are ``<step>__<parameter>``).
+STEP_NAMES = {"svm": "svc", "mlp": "mlp", "logreg": "logreg"}
+
+_DESCRIPTIONS = {
+    "svm": "StandardScaler → SVC (RBF kernel, class weights balanced): the reference studies' baseline",
+    "mlp": "StandardScaler → MLPClassifier (64 ReLU units, L-BFGS, 200 iterations, L2 weight decay)",
+    "logreg": "StandardScaler → multinomial LogisticRegression (L2, class weights balanced): a linear reference",
+}
+
+#: Hyper-parameter grids searched inside each training part ("default") and for smoke runs ("small").
+GRIDS: dict[str, dict[str, dict[str, list]]] = {
+    "svm": {
+        "default": {"svc__C": [1.0, 10.0, 100.0], "svc__gamma": ["scale", 0.01]},
+        "small": {"svc__C": [1.0, 10.0], "svc__gamma": ["scale"]},
+    },
+    "mlp": {
+        "default": {"mlp__alpha": [1.0, 10.0]},
+        "small": {"mlp__alpha": [1.0]},
+    },
+    "logreg": {
+        "default": {"logreg__C": [0.001, 0.01, 0.1, 1.0]},
+        "small": {"logreg__C": [0.1]},
+    },
+}
+
+
+def _check_model(name: str) -> None:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+
+
+def make_model(name: str, *, seed: int = 0) -> Pipeline:
+    """A fresh, unfitted pipeline (scaler + classifier) for model ``name`` (one of :data:`MODELS`)."""
+    _check_model(name)
+    if name == "svm":
+        step = SVC(kernel="rbf", C=10.0, gamma="scale", class_weight="balanced")
+    elif name == "mlp":
+        # L-BFGS: on a few hundred clips it converges faster and better than Adam; 200 iterations is the budget
+        step = MLPClassifier(hidden_layer_sizes=(64,), alpha=1.0, solver="lbfgs", max_iter=200, random_state=seed)
+    else:
+        step = LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced")
+    return Pipeline([("scale", StandardScaler()), (STEP_NAMES[name], step)])
+
+
+def param_grid(name: str, size: str = "default") -> dict[str, list]:
+    """The grid of model ``name`` (a copy): ``size`` "default" for results, "small" for smoke runs."""
+    _check_model(name)
+    if size not in GRIDS[name]:
+        raise ValueError(f"grid size must be one of {sorted(GRIDS[name])}, got {size!r}")
+    return {key: list(values) for key, values in GRIDS[name][size].items()}
+
+
+def tuned_model(name: str, *, grid: str | Mapping[str, Sequence] = "default", seed: int = 0,
+                inner_folds: int = 3) -> GridSearchCV | Pipeline:
+    """Model ``name`` in a nested grid search (inner folds of training speakers).
+
+    A grid of a single point needs no search: the plain pipeline with those values is returned.
+    """
+    values = param_grid(name, grid) if isinstance(grid, str) else {k: list(v) for k, v in grid.items()}
+    model = make_model(name, seed=seed)
+    if len(ParameterGrid(values)) == 1:
+        return model.set_params(**next(iter(ParameterGrid(values))))
+    return tuned(model, values, inner_folds=inner_folds)
+
+
+def describe_models(grid: str = "default") -> pd.DataFrame:
+    """One row per model: the pipeline and the grid searched inside each training part."""
+    rows = []
+    for name in MODELS:
+        values = param_grid(name, grid)
+        rows.append({"model": name, "pipeline": _DESCRIPTIONS[name],
+                     "grid": "; ".join(f"{k.split('__', 1)[1]} ∈ {v}" for k, v in values.items()),
+                     "candidates": len(ParameterGrid(values))})
+    return pd.DataFrame(rows).set_index("model")
+
+
+# --------------------------------------------------------------------------------------------------
+# Combined feature sets
+
+
+def combine_tables(tables: Sequence[FeatureTable] | Mapping[str, FeatureTable], *,
+                   name: str | None = None) -> FeatureTable:
+    """Concatenate the columns of several vector feature tables, rows aligned on ``utt_id``.
+
+    A row is kept only when every table has it (a clip skipped by one set is dropped from the
+    combination and listed in ``skipped`` with the reason); the row order is that of the first table.
+    Column names are prefixed with their set (``prosody:F0semitoneFrom27.5Hz_sma3nz_amean``). Window,
+    sequence and image sets cannot be combined this way (one row per clip is required).
+    """
+    tables = list(tables.values()) if isinstance(tables, Mapping) else list(tables)
+    if not tables:
+        raise ValueError("combine_tables needs at least one feature table")
+    for table in tables:
+        if table.kind != "vector" or np.ndim(table.X) != 2:
+            raise ValueError(f"only vector sets (one row per clip) can be combined; "
+                             f"{table.feature_set} is a {table.kind} set")
+        duplicated = table.meta["utt_id"][table.meta["utt_id"].duplicated()]
+        if len(duplicated):
+            raise ValueError(f"{table.feature_set}: utt_id must be unique, duplicated: {list(duplicated[:3])}")
+    ids = [pd.Index(t.meta["utt_id"].astype(str)) for t in tables]
+    common = set.intersection(*(set(i) for i in ids))
+    kept = [u for u in ids[0] if u in common]
+    positions = [index.get_indexer(kept) for index in ids]
+    meta = tables[0].meta.iloc[positions[0]].reset_index(drop=True)
+    for table, pos in zip(tables[1:], positions[1:]):
+        other = table.meta.iloc[pos].reset_index(drop=True)
+        for column in ("emotion", "speaker", "source_id"):
+            if column in meta and column in other and not meta[column].astype(str).equals(other[column].astype(str)):
+                raise ValueError(f"{table.feature_set} disagrees with {tables[0].feature_set} on {column!r} "
+                                 f"for the same utt_id: were they extracted from the same manifest?")
+    X = np.hstack([np.asarray(t.X, dtype=np.float32)[pos] for t, pos in zip(tables, positions)]) if kept else \
+        np.empty((0, sum(np.shape(t.X)[1] for t in tables)), dtype=np.float32)
+    names = [f"{t.feature_set}:{n}" for t in tables
+             for n in (t.feature_names or [str(i) for i in range(np.shape(t.X)[1])])]
+    return FeatureTable(
+        X=X, meta=meta, skipped=_combined_skipped(tables, common), feature_names=names,
+        feature_set=name or "+".join(t.feature_set for t in tables), kind="vector",
+        params={t.feature_set: t.params for t in tables}, audio=tables[0].audio,
+        config_key="+".join(t.config_key for t in tables),
+        timing={key: float(sum(t.timing.get(key, 0.0) for t in tables))
+                for key in ("computed", "from_cache", "seconds")})
+
+
+def _combined_skipped(tables: list[FeatureTable], common: set) -> pd.DataFrame:
+    """Rows left out of a combination: skipped by a set (its reason), or present in one set but not another."""
+    parts = [t.skipped.assign(reason=t.feature_set + ": " + t.skipped["reason"].astype(str))
+             for t in tables if len(t.skipped)]
+    listed = set(pd.concat(parts)["utt_id"].astype(str)) if parts else set()
+    for table in tables:
+        missing = table.meta[~table.meta["utt_id"].astype(str).isin(common)
+                             & ~table.meta["utt_id"].astype(str).isin(listed)]
+        if len(missing):
+            absent_from = [t.feature_set for t in tables if not set(missing["utt_id"]) <= set(t.meta["utt_id"])]
+            columns = [c for c in ("utt_id", "source_id", "path", "augmentation") if c in missing]
+            parts.append(missing[columns].assign(reason=f"missing from {', '.join(absent_from)}"))
+            listed |= set(missing["utt_id"].astype(str))
+    columns = ["utt_id", "source_id", "path", "augmentation", "reason"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True).drop_duplicates("utt_id").reindex(columns=columns).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Protocol checks and summary tables
+
+
+def lopo_applicable(meta: pd.DataFrame, min_sentences: int = 3) -> tuple[bool, str]:
+    """Whether leave-one-phrase-out makes sense here, and why (or why not), in words.
+
+    It needs sentence labels, at least ``min_sentences`` sentences, and a sentence design: each
+    sentence spoken by several speakers (otherwise leaving a sentence out is leaving a speaker out).
+    """
+    if "sentence" not in meta or meta["sentence"].isna().all():
+        return False, "the corpus has no sentence labels"
+    originals = meta if "augmentation" not in meta else meta[meta["augmentation"].fillna("").eq("")]
+    n_sentences = originals["sentence"].nunique()
+    if n_sentences < min_sentences:
+        return False, f"only {n_sentences} sentence(s) (LOPO needs at least {min_sentences})"
+    speakers = originals.groupby("sentence")["speaker"].nunique()
+    if speakers.median() <= 1:
+        return False, "each sentence is spoken by a single speaker: leaving a sentence out would leave a speaker out"
+    return True, f"{n_sentences} sentences, each spoken by {int(speakers.median())} speakers (median)"
+
+
+def select_on_test(results: Sequence[CVResult], *, experiment: str | None = None) -> CVResult:
+    """The leaky habit of choosing on the test set: per fold, the candidate with the best test UAR.
+
+    ``results`` are runs of several hyper-parameter candidates over the *same* folds; this is what
+    early stopping or model selection on the test part amounts to, and it is only for demonstration.
+    """
+    if not results:
+        raise ValueError("select_on_test needs at least one result")
+    folds = list(results[0].per_fold["fold"])
+    if any(list(r.per_fold["fold"]) != folds for r in results):
+        raise ValueError("every candidate must be scored on the same folds")
+    uar = np.array([r.per_fold["uar"].to_numpy() for r in results])
+    winners = uar.argmax(axis=0)
+    per_fold = pd.DataFrame([results[w].per_fold.iloc[k] for k, w in enumerate(winners)]).reset_index(drop=True)
+    per_fold["chosen_candidate"] = winners
+    predictions = pd.concat([results[w].predictions[results[w].predictions["fold"] == fold]
+                             for fold, w in zip(folds, winners)], ignore_index=True)
+    first = results[0]
+    return CVResult(experiment or first.experiment, first.features, first.model, first.protocol,
+                    sorted(set().union(*(r.labels for r in results))), per_fold, predictions,
+                    chance_levels(predictions["true"], sorted(set(predictions["true"]))))
+
+
+def leaky_search(X: np.ndarray, meta: pd.DataFrame, model: Any, grid: Mapping[str, Sequence], **kwargs) -> CVResult:
+    """The leaky recipe end to end: ``protocol="leaky"`` folds, every grid point, the best per fold on test.
+
+    ``model`` is a plain pipeline (not a search); ``kwargs`` go to :func:`~ser_utils.evaluation.cross_validate`.
+    """
+    candidates = [cross_validate(X, meta, clone(model).set_params(**point), "leaky", **kwargs)
+                  for point in ParameterGrid(dict(grid))]
+    return select_on_test(candidates)
+
+
+def summary_row(result: CVResult, **extra: Any) -> dict[str, Any]:
+    """One line for a comparison table: ``extra`` labels, then UAR (mean, std, 95% interval), accuracy, macro-F1."""
+    s = result.summary()
+    return {**extra, "uar": s.loc["uar", "mean"], "uar_std": s.loc["uar", "std"],
+            "uar_ci95_low": s.loc["uar", "ci95_low"], "uar_ci95_high": s.loc["uar", "ci95_high"],
+            "accuracy": s.loc["accuracy", "mean"], "macro_f1": s.loc["macro_f1", "mean"],
+            "folds": int(s.loc["uar", "folds"]), "chance_uar": result.chance.get("uar", np.nan)}
+
+
+def add_inflation(table: pd.DataFrame, *, reference: str, column: str = "protocol",
+                  by: str | None = None) -> pd.DataFrame:
+    """Add ``inflation (points)``: UAR minus the UAR of the ``reference`` row (within each ``by`` group), ×100."""
+    table = table.copy()
+    groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))
+    table["inflation (points)"] = np.nan
+    for _, part in groups:
+        ref = part.loc[part[column] == reference, "uar"]
+        if len(ref) != 1:
+            raise ValueError(f"need exactly one {column} == {reference!r} row per group, found {len(ref)}")
+        table.loc[part.index, "inflation (points)"] = 100.0 * (part["uar"] - ref.iloc[0])
+    return table
+
+
+def best_per_protocol(table: pd.DataFrame, *, metric: str = "uar", protocol: str = "protocol") -> pd.DataFrame:
+    """The row with the highest ``metric`` for each protocol (ties: the first listed), one row per protocol."""
+    if table.empty:
+        return table.copy()
+    best = table.loc[table.groupby(protocol, sort=False)[metric].idxmax()]
+    return best.set_index(protocol)
+
+
+def plot_protocol_bars(table: pd.DataFrame, *, x: str = "protocol", hue: str | None = None,
+                       chance: float | None = None, title: str = "", ax=None):
+    """UAR per protocol as bars (one colour per ``hue`` value), error bars = std over folds, chance as a line.
+
+    ``table`` has a row per (``x``, ``hue``) with columns ``uar`` and ``uar_std`` (as :func:`results_table` gives).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(7.0, 1.5 * table[x].nunique() + 2), 4.2))
+    categories = list(dict.fromkeys(table[x]))
+    hues = [None] if hue is None else list(dict.fromkeys(table[hue]))
+    width = 0.8 / len(hues)
+    for k, level in enumerate(hues):
+        part = table if level is None else table[table[hue] == level]
+        part = part.set_index(x).reindex(categories)
+        offsets = np.arange(len(categories)) - 0.4 + width * (k + 0.5)
+        std = part["uar_std"].fillna(0).to_numpy() if "uar_std" in part else np.zeros(len(part))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bars = ax.bar(offsets, part["uar"], width, yerr=std, capsize=3, label=None if level is None else str(level))
+        for bar, value, spread in zip(bars, part["uar"], std):
+            if np.isfinite(value):
+                ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, value + spread), ha="center",
+                            va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+    if chance is not None:
+        ax.axhline(chance, color="0.3", linestyle="--", linewidth=1, label=f"chance ({chance:.2f})")
+    ax.set_xticks(np.arange(len(categories)), categories, rotation=15, ha="right")
+    ax.set_ylabel("UAR (mean over folds ± std)")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    if hue is not None or chance is not None:
+        ax.legend(loc="upper right", fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def leak_audit(meta: pd.DataFrame, folds: Sequence[Fold]) -> dict[str, float]:
+    """What the test rows of a protocol share with its training rows, averaged over folds (fractions of test rows).
+
+    ``clip in training``: the test row's source clip (itself, another copy or a window of it) is in training;
+    ``speaker in training`` / ``sentence in training``: some recording of that speaker / sentence is.
+    """
+    meta = meta.reset_index(drop=True)
+    source = (meta["source_id"] if "source_id" in meta else meta["utt_id"]).astype(str).to_numpy()
+    columns = {"clip in training": source, "speaker in training": meta["speaker"].astype(str).to_numpy()}
+    if "sentence" in meta and meta["sentence"].notna().any():
+        columns["sentence in training"] = meta["sentence"].astype(str).to_numpy()
+    out: dict[str, float] = {"folds": float(len(folds))}
+    for label, values in columns.items():
+        shares = [np.isin(values[f.test], values[f.train]).mean() for f in folds if len(f.test)]
+        out[label] = float(np.mean(shares)) if shares else float("nan")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Running many configurations
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One configuration: a feature table, a model, a protocol, speaker normalisation on or off.
+
+    ``protocol="leaky"`` runs :func:`leaky_search` (hyper-parameters picked on the test part); every
+    other protocol runs the nested search of :func:`tuned_model`. ``use_augmented=False`` leaves the
+    augmented copies out of training. ``label`` names the row in tables (default: the protocol).
+    """
+
+    features: str
+    model: str
+    protocol: str
+    speaker_norm: bool = False
+    use_augmented: bool = True
+    n_folds: int | None = None
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        """The experiment name written to results.csv."""
+        parts = [self.label or self.protocol, self.model, self.features,
+                 "speaker-norm" if self.speaker_norm else "raw"]
+        return " · ".join(parts + ([] if self.use_augmented else ["no augmentation"]))
+
+    @property
+    def notes(self) -> str:
+        """How it was evaluated, in words (the notes column of results.csv)."""
+        search = ("hyper-parameters picked on the test part (leaky)" if self.protocol == "leaky"
+                  else "nested grid search, inner folds of training speakers")
+        norm = "per-speaker standardisation (each speaker's own unlabeled data)" if self.speaker_norm \
+            else "no speaker normalisation"
+        return f"{search}; {norm}" + ("" if self.use_augmented else "; augmented copies not used")
+
+
+def _run_one(experiment: Experiment, X: np.ndarray, meta: pd.DataFrame, grid: str | Mapping[str, Sequence],
+             seed: int, inner_folds: int) -> CVResult:
+    """One experiment, single-threaded BLAS (several BLAS pools on few cores slow small fits down many times)."""
+    kwargs = dict(experiment=experiment.name, features=experiment.features, model_name=experiment.model,
+                  n_folds=experiment.n_folds, seed=seed, use_augmented=experiment.use_augmented, progress=False)
+    start = time.perf_counter()
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # lbfgs MLPs stop at max_iter by design (a fixed budget); scikit-learn warns about it every fit
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # a test speaker without some emotion: UAR is the mean recall over the emotions present, as intended
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        if experiment.protocol == "leaky":
+            values = param_grid(experiment.model, grid) if isinstance(grid, str) else dict(grid)
+            result = leaky_search(X, meta, make_model(experiment.model, seed=seed), values, **kwargs)
+        else:
+            model = tuned_model(experiment.model, grid=grid, seed=seed, inner_folds=inner_folds)
+            result = cross_validate(X, meta, model, experiment.protocol, **kwargs)
+    result.per_fold.attrs["seconds"] = time.perf_counter() - start
+    return result
+
+
+def run_experiments(experiments: Sequence[Experiment], tables: Mapping[str, FeatureTable], *,
+                    grid: str | Mapping[str, Sequence] = "default", seed: int = 0, inner_folds: int = 3,
+                    n_jobs: int = 1, progress: bool = True) -> dict[Experiment, CVResult]:
+    """Run every experiment (``tables[experiment.features]``), ``n_jobs`` at a time; results in the given order.
+
+    Speaker normalisation (:func:`~ser_utils.evaluation.speaker_normalize`) is computed once per table.
+    Each experiment is deterministic, so the results do not depend on ``n_jobs``.
+    """
+    experiments = list(dict.fromkeys(experiments))
+    missing = sorted({e.features for e in experiments} - set(tables))
+    if missing:
+        raise ValueError(f"no feature table for {missing}; tables: {sorted(tables)}")
+    inputs: dict[tuple[str, bool], np.ndarray] = {}
+    for e in experiments:
+        if (e.features, e.speaker_norm) not in inputs:
+            table = tables[e.features]
+            inputs[(e.features, e.speaker_norm)] = (speaker_normalize(table.X, table.meta) if e.speaker_norm
+                                                    else np.asarray(table.X, dtype=np.float64))
+    jobs = [(e, inputs[(e.features, e.speaker_norm)], tables[e.features].meta, grid, seed, inner_folds)
+            for e in experiments]
+    workers = min(effective_n_jobs(n_jobs), len(jobs)) if jobs else 1
+    bar = tqdm(total=len(jobs), desc="experiments", disable=not progress)
+    results: list[CVResult | None] = [None] * len(jobs)
+    if workers <= 1:
+        for k, job in enumerate(jobs):
+            results[k] = _run_one(*job)
+            bar.update()
+    else:  # the session's worker processes (those of feature extraction), not a second pool beside them
+        pool = parallel.executor(workers)
+        futures = {pool.submit(_run_one, *job): k for k, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.update()
+    bar.close()
+    return dict(zip(experiments, results))
+
+
+def results_table(results: Mapping[Experiment, CVResult]) -> pd.DataFrame:
+    """One row per experiment: its settings, UAR (mean, std, 95% interval), accuracy, macro-F1 and run time."""
+    rows = [{**summary_row(result, label=e.label or e.protocol, protocol=e.protocol, features=e.features,
+                           model=e.model, speaker_norm=e.speaker_norm, augmented=e.use_augmented),
+             "seconds": result.per_fold.attrs.get("seconds", np.nan)}
+            for e, result in results.items()]
+    return pd.DataFrame(rows)
+
+
+def configuration_grid(summary: pd.DataFrame, value: str = "uar") -> pd.DataFrame:
+    """``value`` per configuration: rows "model · features", columns "protocol · raw/speaker-norm", in run order."""
+    table = summary.assign(
+        configuration=summary["model"] + " · " + summary["features"],
+        setting=summary["protocol"] + " · " + summary["speaker_norm"].map({False: "raw", True: "speaker-norm"}))
+    rows = list(dict.fromkeys(table["configuration"]))
+    columns = list(dict.fromkeys(table.sort_values(["protocol", "speaker_norm"], kind="stable")["setting"]))
+    protocols = list(dict.fromkeys(summary["protocol"]))
+    columns.sort(key=lambda c: protocols.index(c.split(" · ")[0]))
+    return table.pivot_table(index="configuration", columns="setting", values=value, aggfunc="first",
+                             sort=False).reindex(index=rows, columns=columns)
+
+
+def plot_configurations(summary: pd.DataFrame, *, chance: float | None = None, title: str = ""):
+    """Heatmap of UAR per configuration (rows) and protocol × speaker normalisation (columns)."""
+    import seaborn as sns
+
+    grid = configuration_grid(summary)
+    fig, ax = plt.subplots(figsize=(1.6 * grid.shape[1] + 4, 0.45 * grid.shape[0] + 1.8))
+    sns.heatmap(grid, annot=True, fmt=".2f", cmap="viridis", vmin=chance if chance is not None else 0.0, vmax=1.0,
+                cbar_kws={"label": "UAR" + (" (colour scale starts at chance)" if chance is not None else "")}, ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    return fig
