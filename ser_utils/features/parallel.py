@@ -14,14 +14,13 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed
 from typing import Any
 
 from joblib.executor import get_memmapping_executor
-from joblib.externals.loky import get_reusable_executor
 
 #: Seconds an idle worker process waits for more work before exiting (as joblib's default).
 IDLE_TIMEOUT = 300
 BACKENDS = ("loky", "threading")
 
 
-_STARTED = False
+_POOL = None  # the pool this module last handed out (so stop_workers shuts that one, not a new one)
 
 
 def executor(workers: int):
@@ -30,17 +29,17 @@ def executor(workers: int):
     Taken through joblib, so that ``joblib.Parallel`` elsewhere in the package shares the same pool:
     a bare loky executor lacks the bookkeeping joblib expects, and joblib then fails.
     """
-    global _STARTED
-    _STARTED = True
-    return get_memmapping_executor(workers, timeout=IDLE_TIMEOUT)
+    global _POOL
+    _POOL = get_memmapping_executor(workers, timeout=IDLE_TIMEOUT)
+    return _POOL
 
 
 def stop_workers() -> None:
     """Shut the worker processes down (if this session started any); the next job starts them again."""
-    global _STARTED
-    if _STARTED:
-        get_reusable_executor().shutdown(wait=True)
-        _STARTED = False
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True)
+        _POOL = None
 
 
 def run_batches(function: Callable[[Any], Any], batches: Sequence[Any], *, workers: int, backend: str,
