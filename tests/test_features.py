@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import librosa
 import numpy as np
@@ -281,3 +283,36 @@ def test_one_and_two_jobs_give_identical_results(corpus):
     with pytest.raises(ValueError, match="backend"):
         extract_features(rows, "kaggle162", n_jobs=2, progress=False, cache=False, backend="dask")
     assert os.environ["SER_CACHE_DIR"]  # conftest keeps tests away from the user's cache
+
+
+@pytest.mark.skipif(not opensmile_available(), reason="opensmile not installed")
+def test_opensmile_is_kept_out_of_a_tensorflow_process(corpus, tmp_path):
+    """openSMILE aborts a process that has loaded TensorFlow; there it must run in worker processes."""
+    pytest.importorskip("tensorflow")
+    from ser_utils.features.registry import must_isolate
+
+    corpus.to_csv(tmp_path / "rows.csv", index=False)
+    script = f"""
+import sys
+import numpy as np, pandas as pd
+from ser_utils.features import FEATURE_SETS, compute, extract_features
+from ser_utils.features.registry import must_isolate
+fs = FEATURE_SETS["prosody"]
+assert not must_isolate(fs, fs.resolve())
+from ser_utils.models._backend import keras_module
+keras_module()
+assert must_isolate(fs, fs.resolve()) and not must_isolate(FEATURE_SETS["kaggle162"], {{}})
+rows = pd.read_csv({str(tmp_path / 'rows.csv')!r})
+for n_jobs in (1, 2):
+    table = extract_features(rows, "prosody", n_jobs=n_jobs, progress=False, cache=False)
+    assert table.X.shape == (4, 88) and np.isfinite(table.X).all(), table.X.shape
+y = np.sin(np.arange(16000) * 0.05).astype(np.float32) * 0.1
+x = compute("prosody", y, 16000)
+assert x.shape == (88,) and np.isfinite(x).all()
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "SER_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+    fs = FEATURE_SETS["prosody"]
+    assert must_isolate(fs, fs.resolve()) == ("tensorflow" in sys.modules)

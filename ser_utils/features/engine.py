@@ -40,7 +40,7 @@ with warnings.catch_warnings():  # tqdm.auto warns when ipywidgets is missing, t
 from .. import paths
 from ..audio import AudioConfig, AudioError, check_signal, condition, read_clip
 from . import parallel
-from .registry import FeatureSet, get_feature_set
+from .registry import FeatureSet, get_feature_set, must_isolate
 
 #: Bump when a feature function changes its output: every cached file is then recomputed.
 FEATURE_VERSION = 1
@@ -214,11 +214,14 @@ def _run(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, folder: Pat
         return status
     if backend == "auto":  # threads when the heavy lifting releases the GIL, else processes
         backend = "threading" if fs.threads(params) else "loky"
+    isolated = must_isolate(fs, params)  # TensorFlow is loaded here: this set runs in worker processes only
+    if isolated:
+        backend = "loky"
     workers = effective_n_jobs(n_jobs)
     if backend == "threading" and workers > 1:
         workers *= THREADS_PER_CORE
     workers = min(workers, len(items))
-    in_process = workers <= 1 or backend == "threading"  # then BLAS threads are limited here, once
+    in_process = not isolated and (workers <= 1 or backend == "threading")  # then BLAS threads are limited here, once
     bar = tqdm(total=len(items), desc=f"{fs.name} features", unit="file", disable=not progress)
 
     def on_result(result: list[tuple[str, str | None]]) -> None:
@@ -227,7 +230,8 @@ def _run(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, folder: Pat
 
     work = partial(_work, fs.name, params, audio, str(folder), limit_threads=not in_process)
     with threadpool_limits(limits=1) if in_process else contextlib.nullcontext():
-        parallel.run_batches(work, _batches(items, workers), workers=workers, backend=backend, on_result=on_result)
+        parallel.run_batches(work, _batches(items, workers), workers=workers, backend=backend, on_result=on_result,
+                             isolated=isolated)
     bar.close()
     return status
 

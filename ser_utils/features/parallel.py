@@ -43,15 +43,18 @@ def stop_workers() -> None:
 
 
 def run_batches(function: Callable[[Any], Any], batches: Sequence[Any], *, workers: int, backend: str,
-                on_result: Callable[[Any], None]) -> None:
+                on_result: Callable[[Any], None], isolated: bool = False) -> None:
     """Call ``function(batch)`` for every batch on ``workers`` workers; ``on_result`` gets each result as it ends.
 
     ``function`` must be picklable for ``"loky"`` (a module-level function or a partial of one).
-    Results arrive in completion order: callers restore their own order.
+    Results arrive in completion order: callers restore their own order. ``isolated``: every batch
+    runs in a worker process (at least one), none in this process.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if workers <= 1 or len(batches) <= 1:
+    if isolated:
+        _run_processes(function, batches, max(1, workers), on_result, parent_helps=False)
+    elif workers <= 1 or len(batches) <= 1:
         for batch in batches:
             on_result(function(batch))
     elif backend == "threading":
@@ -63,12 +66,13 @@ def run_batches(function: Callable[[Any], Any], batches: Sequence[Any], *, worke
 
 
 def _run_processes(function: Callable[[Any], Any], batches: Sequence[Any], workers: int,
-                   on_result: Callable[[Any], None]) -> None:
-    """Feed the process pool (two batches per worker in flight); the parent works until a worker answers."""
+                   on_result: Callable[[Any], None], parent_helps: bool = True) -> None:
+    """Feed the process pool (two batches per worker in flight); the parent works until a worker answers
+    (unless ``parent_helps`` is False)."""
     pool = executor(workers)
     queue = deque(batches)
     running: set = set()
-    answered = False
+    answered = not parent_helps
 
     def top_up() -> None:
         while queue and len(running) < 2 * workers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -42,6 +43,10 @@ class FeatureSet:
     #: Whether, with these parameters, threads parallelise the work (its heavy parts release the GIL: FFT,
     #: BLAS, openSMILE); else worker processes are used. Measured: see benchmarks/features.py.
     threads: Callable[[Mapping[str, Any]], bool] = field(default=lambda params: True, repr=False)
+    #: Whether, with these parameters, the set must not run in a process that has loaded TensorFlow:
+    #: openSMILE's C library and TensorFlow's corrupt each other's heap there (the process aborts), so
+    #: such a set is then computed in a worker process (see :func:`must_isolate`).
+    isolate: Callable[[Mapping[str, Any]], bool] = field(default=lambda params: False, repr=False)
 
     def resolve(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated with ``params``: unknown names are an error, "auto" choices are made concrete."""
@@ -73,9 +78,10 @@ def _defaults(function: Callable[..., np.ndarray]) -> dict[str, Any]:
 
 
 def _register(name: str, function: Callable[..., np.ndarray], description: str, kind: Kind,
-              names: Callable[..., list[str]] | None = None, row_features=None, threads=None) -> FeatureSet:
+              names: Callable[..., list[str]] | None = None, row_features=None, threads=None,
+              isolate=None) -> FeatureSet:
     return FeatureSet(name, function, _defaults(function), description, kind, names, row_features,
-                      threads or (lambda params: True))
+                      threads or (lambda params: True), isolate or (lambda params: False))
 
 
 #: Every feature set, by name.
@@ -97,7 +103,8 @@ FEATURE_SETS: dict[str, FeatureSet] = {s.name: s for s in [
               "vector", spectral.stats_names, ("gender", gender_column)),
     _register("prosody", _prosody.prosody,
               "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors", "vector",
-              _prosody.prosody_names, threads=lambda params: params["backend"] == "opensmile"),
+              _prosody.prosody_names, threads=lambda params: params["backend"] == "opensmile",
+              isolate=lambda params: params["backend"] == "opensmile"),
 ]}
 
 
@@ -130,11 +137,30 @@ def _default_shape(fs: FeatureSet) -> str:
     return f"windows × {n}" if fs.kind == "windows" else str(n)
 
 
+def must_isolate(fs: FeatureSet, params: Mapping[str, Any]) -> bool:
+    """Whether ``fs`` (with resolved ``params``) has to run in another process than this one: it cannot
+    share a process with TensorFlow (:attr:`FeatureSet.isolate`) and this process has imported it."""
+    return bool(fs.isolate(params)) and "tensorflow" in sys.modules
+
+
+def _apply(name: str, y: np.ndarray, sr: int, params: dict[str, Any]) -> np.ndarray:
+    return np.asarray(get_feature_set(name).function(y, sr, **params), dtype=np.float32)
+
+
 def compute(name: str, y: np.ndarray, sr: int, params: Mapping[str, Any] | None = None,
             rows: pd.DataFrame | None = None) -> np.ndarray:
-    """One feature set on one prepared clip (with manifest columns from ``rows``, one row, when given)."""
+    """One feature set on one prepared clip (with manifest columns from ``rows``, one row, when given).
+
+    A set that cannot share this process with TensorFlow (see :func:`must_isolate`) runs in a worker process.
+    """
     fs = get_feature_set(name)
-    out = np.asarray(fs.function(y, sr, **fs.resolve(params)), dtype=np.float32)
+    params = fs.resolve(params)
+    if must_isolate(fs, params):
+        from . import parallel
+
+        out = parallel.executor(1).submit(_apply, name, np.asarray(y, dtype=np.float32), sr, params).result()
+    else:
+        out = _apply(name, y, sr, params)
     if fs.row_features:
         extra = fs.row_features[1](rows if rows is not None else pd.DataFrame(index=[0]))[0]
         out = np.concatenate([out, extra]).astype(np.float32)

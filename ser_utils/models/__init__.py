@@ -1,0 +1,18 @@
+"""Keras networks of the reference studies, by name, built lazily (importing this imports no TensorFlow).
+
+    from ser_utils.models import MODELS, build_model, describe_models
+    model = build_model("cnn1", [(162,)], n_classes=7)        # uncompiled keras.Model
+
+Names: ``cnn1``, ``cnn4``, ``crnn`` (variants by parameter, :data:`CRNN_VARIATIONS`), ``conv1d5``,
+``lstm``, ``bilstm``, ``cnn2d``, ``resnet`` and ``fusion`` (see :func:`describe_models`). Training
+under the evaluation protocols is in :mod:`ser_utils.training`, prediction in :mod:`ser_utils.predict`.
+"""
+
+from .cnn import WeightsUnavailableError, keras_cache_dir, resolve_imagenet_weights
+from .common import input_stats
+from .fusion import HEADS as FUSION_HEADS
+from .recurrent import CRNN_VARIATIONS
+from .registry import ACCEPTS, MODELS, ModelSpec, build_model, describe_models, get_model
+
+__all__ = ["ACCEPTS", "CRNN_VARIATIONS", "FUSION_HEADS", "MODELS", "ModelSpec", "WeightsUnavailableError",
+           "build_model", "describe_models", "get_model", "input_stats", "keras_cache_dir", "resolve_imagenet_weights"]

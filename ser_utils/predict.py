@@ -1,0 +1,254 @@
+"""Emotion of audio files from a saved model (``model.keras`` + ``model.json`` from ser_utils.training).
+
+    python -m ser_utils.predict models/cnn1.keras clip.wav [clip2.wav ...]
+    python -m ser_utils.predict models/fusion.keras clip.wav --gender female
+    python -m ser_utils.predict MODEL a.wav b.wav --same-speaker          # speaker-normalised models
+    python -m ser_utils.predict MODEL a.wav --speaker-ref r1.wav r2.wav   # ... or reference clips
+    python -m ser_utils.predict MODEL a.wav --json
+
+Features are recomputed from each file exactly as in training: the feature set(s), their full
+parameters and the audio configuration (rate, trimming, loudness, length) are read from
+``model.json``; input normalisation is inside the model. Windowed sets are scored per window and
+the probabilities averaged. Exit status: 0 when every file was classified, 1 when some file could not
+be used (each named on stderr with the reason; the others are still printed), 2 when the model
+file (or the command line) is the problem.
+
+In a notebook: ``predict_files(model_path, paths)`` returns a DataFrame, ``load_predictor(path)``
+a reusable :class:`Predictor`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .audio import AudioConfig, AudioError, load_clip
+
+MODEL_FORMAT = "ser-lab-model/1"
+
+
+class ModelFileError(ValueError):
+    """The model file or its description is missing, unreadable or not a ser-lab model."""
+
+
+class PredictionError(ValueError):
+    """A file cannot be classified (not audio, too short, silent ...): ``reason`` says why."""
+
+
+def description_path(model_path: str | Path) -> Path:
+    """``model.json`` beside ``model.keras``."""
+    return Path(model_path).with_suffix(".json")
+
+
+def read_description(model_path: str | Path) -> dict[str, Any]:
+    """The checked contents of the model's ``.json`` (no TensorFlow needed)."""
+    path = Path(model_path)
+    if not path.exists():
+        raise ModelFileError(f"model file not found: {path}")
+    if path.is_dir() or path.suffix != ".keras":
+        raise ModelFileError(f"{path} is not a Keras model file: expected a file ending in .keras "
+                             f"(saved by ser_utils.training, with its .json beside it)")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a valid .keras file (a .keras file is a zip archive)")
+    meta_path = description_path(path)
+    if not meta_path.is_file():
+        raise ModelFileError(f"{meta_path.name} is missing next to {path.name}: prediction needs the label map and "
+                             f"feature configuration saved with the model (TrainedModel.save writes both)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{meta_path} is not valid JSON: {err}") from err
+    missing = [k for k in ("format", "model", "labels", "inputs", "audio") if k not in meta] if isinstance(meta, dict) else ["all"]
+    if missing or meta.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{meta_path} is not a ser-lab model description (format {MODEL_FORMAT!r}; "
+                             f"missing: {', '.join(missing) or 'none'}, format: {meta.get('format') if isinstance(meta, dict) else '?'})")
+    return meta
+
+
+@dataclass
+class Predictor:
+    """A loaded model with its label map, feature configuration and audio settings."""
+
+    model: Any
+    meta: dict[str, Any]
+    path: Path
+    audio: AudioConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audio = AudioConfig(**self.meta["audio"])
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.meta["labels"])
+
+    @property
+    def speaker_norm(self) -> bool:
+        """Whether the model was trained on speaker-standardised inputs (then it needs reference clips)."""
+        return bool(self.meta.get("config", {}).get("speaker_norm", False))
+
+    def features(self, path: str | Path, gender: str | None = None) -> list[np.ndarray]:
+        """The model's inputs for one file, one array per input; rows are windows (one for unwindowed sets)."""
+        from .features import compute
+
+        try:
+            y = load_clip(path, self.audio)
+        except AudioError as err:
+            raise PredictionError(err.reason) from err
+        rows = pd.DataFrame({"gender": [gender]}) if gender else None
+        out = []
+        for spec in self.meta["inputs"]:
+            try:
+                parts = spec.get("parts") or [spec]  # a combined table: its sets' columns side by side
+                x = np.concatenate([compute(part["feature_set"], y, self.audio.sr, part["params"], rows=rows)
+                                    for part in parts], axis=-1)
+            except AudioError as err:
+                raise PredictionError(err.reason) from err
+            except Exception as err:  # noqa: BLE001 - an odd file must give a reason, not a traceback
+                raise PredictionError(f"feature extraction failed: {type(err).__name__}: {err}") from err
+            x = x if spec["kind"] == "windows" else x[None]
+            if list(x.shape[1:]) != list(spec["shape"]):
+                raise ModelFileError(f"{spec['feature_set']} features have shape {list(x.shape[1:])} but the model "
+                                     f"expects {spec['shape']}: the description does not match the model")
+            if not np.all(np.isfinite(x)):
+                raise PredictionError("feature extraction failed: non-finite values")
+            out.append(x.astype(np.float32))
+        return out
+
+    def speaker_statistics(self, paths: Sequence[str | Path], gender: str | None = None) -> list[tuple]:
+        """Per-input statistics of one speaker from reference clips (any emotion), for speaker-normalised models."""
+        from .models import get_model
+        from .training import speaker_statistics
+
+        feats, problems = [], []
+        for p in paths:
+            try:
+                feats.append(self.features(p, gender))
+            except PredictionError as err:
+                problems.append(f"{p}: {err}")
+        if not feats:
+            raise PredictionError("no usable speaker reference clip" + (f" ({'; '.join(problems)})" if problems else ""))
+        modes = get_model(self.meta["model"]).norm
+        return [speaker_statistics(np.concatenate([f[i] for f in feats]), mode) for i, mode in enumerate(modes)]
+
+    def probabilities(self, path: str | Path, *, gender: str | None = None,
+                      speaker_stats: list[tuple] | None = None) -> pd.Series:
+        """Class probabilities of one file (mean over its windows), indexed by emotion."""
+        from .training import apply_speaker_statistics, predict_proba
+
+        X = self.features(path, gender)
+        if self.speaker_norm:
+            if speaker_stats is None:
+                raise ValueError("this model was trained on speaker-normalised features: give reference clips of "
+                                 "the same speaker (speaker_ref=[...], --speaker-ref) or same_speaker=True")
+            X = [apply_speaker_statistics(x, *stats) for x, stats in zip(X, speaker_stats)]
+        proba = predict_proba(self.model, X).mean(axis=0)
+        return pd.Series(proba, index=self.labels, name=str(path))
+
+    def predict(self, paths: Sequence[str | Path], *, gender: str | None = None,
+                speaker_ref: Sequence[str | Path] | None = None, same_speaker: bool = False) -> pd.DataFrame:
+        """One row per file: emotion, confidence, a probability column per emotion, and ``error`` (why a
+        file could not be classified; its other columns are then empty)."""
+        paths = [str(p) for p in paths]
+        stats = None
+        if self.speaker_norm:
+            refs = list(speaker_ref or []) or (paths if same_speaker else [])
+            if not refs:
+                raise ValueError("this model was trained on speaker-normalised features: give reference clips of the "
+                                 "same speaker (speaker_ref=[...] / --speaker-ref) or, when all files are one "
+                                 "speaker's, same_speaker=True / --same-speaker")
+            stats = self.speaker_statistics(refs, gender)
+        rows = []
+        for p in paths:
+            try:
+                proba = self.probabilities(p, gender=gender, speaker_stats=stats)
+                rows.append({"file": p, "emotion": proba.idxmax(), "confidence": float(proba.max()),
+                             **{f"p_{k}": float(v) for k, v in proba.items()}, "error": ""})
+            except PredictionError as err:
+                rows.append({"file": p, "emotion": None, "confidence": np.nan, "error": str(err)})
+        columns = ["file", "emotion", "confidence", *[f"p_{k}" for k in self.labels], "error"]
+        return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def load_predictor(model_path: str | Path) -> Predictor:
+    """Load ``model.keras`` and its description; :class:`ModelFileError` with the reason when it cannot."""
+    meta = read_description(model_path)
+    from .models._backend import keras_module
+
+    keras = keras_module()
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as err:  # noqa: BLE001 - Keras raises many kinds; the user needs one clear message
+        raise ModelFileError(f"could not load {model_path} as a Keras model: {type(err).__name__}: "
+                             f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else ''}") from err
+    n_out = int(model.output_shape[-1])
+    if n_out != len(meta["labels"]):
+        raise ModelFileError(f"{model_path} has {n_out} outputs but its description lists {len(meta['labels'])} labels")
+    return Predictor(model, meta, Path(model_path))
+
+
+_LOADED: dict[tuple[str, float], Predictor] = {}
+
+
+def predict_files(model_path: str | Path, paths: Sequence[str | Path] | str | Path, **kwargs: Any) -> pd.DataFrame:
+    """Predict the emotion of each file (see :meth:`Predictor.predict`); the loaded model is reused."""
+    key = (str(Path(model_path).resolve()), Path(model_path).stat().st_mtime if Path(model_path).exists() else 0.0)
+    if key not in _LOADED:
+        _LOADED[key] = load_predictor(model_path)
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    return _LOADED[key].predict(paths, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ser_utils.predict", description="Predict the emotion of audio files with a saved ser-lab model.",
+        epilog="Exit status: 0 all files classified, 1 some file unusable, 2 model or usage error.")
+    parser.add_argument("model", help="the model file (.keras), with its .json description beside it")
+    parser.add_argument("files", nargs="+", help="audio files (any format libsndfile reads)")
+    parser.add_argument("--gender", choices=["male", "female"], help="the speaker's gender, for models that use it "
+                        "(fusion with the stats set; unknown otherwise)")
+    parser.add_argument("--speaker-ref", nargs="+", metavar="FILE",
+                        help="clips of the same speaker (any emotion), for speaker-normalised models")
+    parser.add_argument("--same-speaker", action="store_true",
+                        help="all files are one speaker's: use them as the speaker reference")
+    parser.add_argument("--json", action="store_true", help="one JSON object per file instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        predictor = load_predictor(args.model)
+        table = predictor.predict(args.files, gender=args.gender, speaker_ref=args.speaker_ref,
+                                  same_speaker=args.same_speaker)
+    except (ModelFileError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    ok = table[table["error"] == ""]
+    for row in table[table["error"] != ""].itertuples():
+        print(f"error: {row.file}: cannot use this file: {row.error}", file=sys.stderr)
+    if args.json:
+        for record in ok.to_dict("records"):
+            print(json.dumps({"file": record["file"], "emotion": record["emotion"],
+                              "confidence": round(record["confidence"], 4),
+                              "probabilities": {k[2:]: round(v, 4) for k, v in record.items() if k.startswith("p_")}}))
+    elif len(ok):
+        shown = ok.drop(columns="error").rename(columns=lambda c: c[2:] if c.startswith("p_") else c)
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0 if len(ok) == len(table) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
