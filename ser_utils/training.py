@@ -510,6 +510,27 @@ class DeepCVResult(CVResult):
         return fig
 
 
+def plot_fit_history(history: pd.DataFrame, title: str = ""):
+    """Loss and accuracy per epoch of one fit (e.g. :attr:`TrainedModel.history`): training solid,
+    validation dashed."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    epochs = np.arange(1, len(history) + 1)
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, history[metric], lw=1.5, label="training")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], lw=1.5, ls="--", label="validation")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def _train_member(model: str, inputs: ModelInputs, large: ModelInputs | None, y: np.ndarray, train: np.ndarray,
                   val: np.ndarray, train_and_val: np.ndarray, n_classes: int, params: dict, config: TrainConfig,
                   seed: int) -> tuple[Any, pd.DataFrame, int]:
@@ -539,14 +560,16 @@ def cross_validate_model(tables: FeatureTable | Sequence[FeatureTable], model: s
                          config: TrainConfig | None = None, n_folds: int | None = None, use_augmented: bool = True,
                          features: str | None = None, progressive: FeatureTable | None = None,
                          train_corpora: Sequence[str] = (), test_corpora: Sequence[str] = (),
-                         max_folds: int | None = None, progress: bool = True) -> DeepCVResult:
+                         max_folds: int | None = None, progress: bool = True, member: Any = None) -> DeepCVResult:
     """Train and test network ``model`` in every fold of ``protocol``; clip-level scores per fold.
 
     ``tables``: one feature table per model input (see :func:`prepare_inputs`). ``progressive``: the
     same clips as larger log-mel images: each fold first trains on ``tables`` for ``config.epochs``,
     then continues on the large images for ``config.progressive_epochs`` (progressive resizing), and
     is tested on them. ``max_folds``: run only the first folds (smoke runs; the result then covers
-    part of the data and says so in its fold count).
+    part of the data and says so in its fold count). ``member``: how one network of a fold is trained,
+    a function with the signature of :func:`_train_member` (default); :mod:`ser_utils.transfer` passes
+    one that starts from a pre-trained network.
     """
     from tqdm.auto import tqdm
 
@@ -567,6 +590,7 @@ def cross_validate_model(tables: FeatureTable | Sequence[FeatureTable], model: s
     if max_folds is not None:
         folds = folds[:max(1, int(max_folds))]
     augmented = _is_augmented(meta)
+    train_member = member or _train_member
     sources = (meta["source_id"] if "source_id" in meta else meta["utt_id"]).astype(str).to_numpy()
     if protocol == "leaky":
         sources = meta.index.astype(str).to_numpy()
@@ -577,10 +601,10 @@ def cross_validate_model(tables: FeatureTable | Sequence[FeatureTable], model: s
         train = fold.train if use_augmented else fold.train[~augmented[fold.train]]
         extra_val = _rows_of_sources(sources, fold.val, augmented if use_augmented else None)
         members = []
-        for member in range(max(1, int(config.ensemble))):
-            seed = config.seed * 1000 + k + 7919 * member
-            members.append(_train_member(model, inputs, large, y, train, fold.val, extra_val, len(labels), params,
-                                         config, seed))
+        for j in range(max(1, int(config.ensemble))):
+            seed = config.seed * 1000 + k + 7919 * j
+            members.append(train_member(model, inputs, large, y, train, fold.val, extra_val, len(labels), params,
+                                        config, seed))
         network, history, best_epoch = members[0]
         test_inputs = large if large is not None else inputs
         n_params = int(sum(m[0].count_params() for m in members))
