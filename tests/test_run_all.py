@@ -160,3 +160,28 @@ def test_select_notebooks_by_number_and_name() -> None:
     available = [Path("00_eda.ipynb"), Path("03_protocols.ipynb"), Path("04_svm.ipynb")]
     assert run_all.select_notebooks(available, "3,00_eda") == [available[0], available[1]]
     assert run_all.select_notebooks(available, None) == available
+
+
+@pytest.mark.slow
+def test_quick_run_trains_saves_and_transfers(quick_run) -> None:
+    """Notebooks 05-08: neural result rows with their cost, saved models, prediction, the transfer table."""
+    import pandas as pd
+
+    _, out = quick_run
+    results = pd.read_csv(out / "results.csv")
+    for notebook in ("05_cnn", "06_lstm", "07_crnn"):
+        rows = results[results["notebook"] == notebook]
+        assert (rows["protocol"] == "loso").any(), notebook
+        assert rows["notes"].str.contains("s/epoch").all(), notebook  # device and epoch time recorded
+    transfer = results[results["notebook"] == "08_transfer_learning"]
+    assert {"zero-shot", "loso", "lopo", "cross_corpus"} <= set(transfer["protocol"])
+    for row in ("target only", "transfer (last block)", "transfer (head)", "target only + aug"):
+        assert transfer["experiment"].str.startswith(row).any(), row
+    models = {p.name for p in (out / "models").glob("*.keras")}
+    assert "08_transfer_learning-pretrained-cnn1.keras" in models
+    assert any(name.startswith("05_cnn-") for name in models)
+    assert all((out / "models" / name).with_suffix(".json").is_file() for name in models)
+    assert "exit status 0" in (out / "05_cnn.html").read_text()  # python -m ser_utils.predict ran on a clip
+    run = json.loads((out / "run.json").read_text())
+    headlines = next(nb for nb in run["notebooks"] if nb["name"] == "08_transfer_learning")["headlines"]
+    assert {"LOSO UAR, transfer", "LOSO UAR, target only", "LOSO gain from transfer", "cross-corpus UAR"} <= set(headlines)
