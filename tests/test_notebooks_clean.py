@@ -32,3 +32,16 @@ def test_structure(path) -> None:
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     assert REQUIRED_PARAMETERS <= set(declared_parameters(path))
     nbformat.validate(nb)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_is_visible_to_papermill(path) -> None:
+    """Each top-level assignment in the parameters cell is a parameter papermill can parse (a comment it
+    cannot read, e.g. one with '=' in parentheses, silently hides the parameter from run_all.py)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = {target.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+                for target in node.targets if isinstance(target, ast.Name)}
+    assert assigned == set(declared_parameters(path))
