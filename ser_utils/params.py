@@ -38,7 +38,11 @@ class ParameterSet:
     sources: list[str] = field(default_factory=list)
 
     def update(self, other: "ParameterSet") -> None:
-        """Overlay ``other`` on this set (its values win)."""
+        """Overlay ``other`` on this set: its values win, its flat keys over earlier per-notebook ones too
+        (``-p model=cnn1`` beats ``notebooks: {08_transfer_learning: {model: conv1d5}}`` in defaults.yaml)."""
+        for values in self.per_notebook.values():
+            for key in other.common:
+                values.pop(key, None)
         self.common.update(other.common)
         for nb, values in other.per_notebook.items():
             self.per_notebook.setdefault(nb, {}).update(values)

@@ -37,6 +37,16 @@ def test_layers_later_wins_and_notebook_sections_merge(tmp_path) -> None:
     assert params.for_notebook("00_eda", DECLARED["00_eda"]) == {"seed": 2, "sample_rate": 8000}
 
 
+def test_a_later_flat_key_beats_an_earlier_notebook_section(tmp_path) -> None:
+    (tmp_path / "defaults.yaml").write_text("notebooks:\n  05_cnn: {epochs: 30, learning_rate: 0.01}\n")
+    params = ParameterSet()
+    params.update(load_yaml(tmp_path / "defaults.yaml"))
+    params.update(parse_overrides(["epochs=3"]))  # run_all.py -p epochs=3
+    assert params.for_notebook("05_cnn", DECLARED["05_cnn"]) == {"epochs": 3, "learning_rate": 0.01}
+    params.update(parse_overrides(["05_cnn.epochs=4"]))  # a notebook key in the same or a later layer still wins
+    assert params.for_notebook("05_cnn", DECLARED["05_cnn"])["epochs"] == 4
+
+
 def test_misspelled_parameter_fails_with_a_suggestion() -> None:
     with pytest.raises(ParameterError, match=r"unknown parameter 'sed'.*Did you mean 'seed'"):
         validate(parse_overrides(["sed=1"]), DECLARED)
