@@ -175,7 +175,10 @@ def with_new_head(trained: TrainedModel, n_classes: int, *, params: Mapping[str,
     shapes = [item["shape"] for item in trained.inputs]
     network = spec.build(shapes, n_classes, **dict(trained.params if params is None else params))
     for layer in network.layers:
-        if layer.name == "emotion" or not layer.weights:
+        if not layer.weights:
+            continue
+        if layer.name == "emotion":  # zero weights: uniform probabilities to start with, whatever the scale
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])  # of the features on the target
             continue
         layer.set_weights(trained.model.get_layer(layer.name).get_weights())
         layer.trainable = False

@@ -78,6 +78,9 @@ def test_new_head_copies_weights_and_freezes_all_but_the_output(source) -> None:
     _, trained = source
     network = with_new_head(trained, 3)
     assert network.output_shape[-1] == 3
+    assert all(not w.any() for w in network.get_layer("emotion").get_weights())  # zero-initialised: uniform start
+    probabilities = training.predict_proba(network, [np.asarray(source[0].X[:4])])
+    np.testing.assert_allclose(probabilities, 1 / 3, rtol=1e-6)
     np.testing.assert_array_equal(network.get_layer("conv").get_weights()[0], trained.model.get_layer("conv").get_weights()[0])
     assert [layer.name for layer in network.layers if layer.trainable and layer.weights] == ["emotion"]
     assert [layer.name for layer in last_block(network)][0] == "conv"
