@@ -65,15 +65,16 @@ class Availability:
         """The dataset name of the components that are present (None when none is)."""
         return "+".join(self.present) or None
 
-    def message(self) -> str:
-        """One line per missing component with what to do, or an empty string when all are present."""
-        lines = [f"{component}: {reason.splitlines()[0]}" for component, reason in self.missing.items()]
+    def message(self, details: bool = True) -> str:
+        """What is missing and what to do (where it was looked for, where to get it), or "" when nothing is.
+        ``details=False``: one line per missing component."""
+        lines = [reason if details else reason.splitlines()[0] for reason in self.missing.values()]
         if not lines:
             return ""
         head = (f"{len(self.missing)} of {len(self.missing) + len(self.present)} corpora of {self.requested!r} "
                 f"are not here; using {self.name!r}." if self.present else
                 f"none of the corpora of {self.requested!r} is here.")
-        return head + "\n" + "\n".join(f"  - {line}" for line in lines)
+        return head + "\n" + "\n".join("  - " + line.replace("\n", "\n    ") for line in lines)
 
 
 def load_available(name: str, data_dir: Any = None, **kwargs: Any) -> Availability:
