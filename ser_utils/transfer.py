@@ -30,7 +30,7 @@ from .features import FeatureTable
 from .metrics import chance_levels, scores
 from .models import get_model
 from .models._backend import keras_module
-from .training import (DeepCVResult, TrainConfig, TrainedModel, _speaker_normalized, _train_member,
+from .training import (DeepCVResult, TrainConfig, TrainedModel, _is_augmented, _speaker_normalized, _train_member,
                        clip_probabilities, cross_validate_model, fit_final, fit_network, predict_proba,
                        prepare_inputs)
 
@@ -141,9 +141,7 @@ def zero_shot(trained: TrainedModel, tables: FeatureTable | Sequence[FeatureTabl
     shared = shared_emotions(trained.labels, meta["emotion"].astype(str).unique())
     if not shared:
         raise ValueError(f"the source emotions {trained.labels} and the target's share none: zero-shot is undefined")
-    original = ~meta["augmentation"].fillna("").astype(str).ne("").to_numpy() if "augmentation" in meta \
-        else np.ones(len(meta), bool)
-    rows = np.flatnonzero(meta["emotion"].astype(str).isin(shared).to_numpy() & original)
+    rows = np.flatnonzero(meta["emotion"].astype(str).isin(shared).to_numpy() & ~_is_augmented(meta))
     columns = [trained.labels.index(label) for label in shared]
     proba = predict_proba(trained.model, inputs.take(rows))[:, columns]
     proba = proba / np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
