@@ -32,6 +32,7 @@ import pandas as pd
 
 from .audio import AudioConfig, AudioError, load_clip
 
+#: Version of the ``model.json`` written next to a saved model (by ser_utils.training).
 MODEL_FORMAT = "ser-lab-model/1"
 
 

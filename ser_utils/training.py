@@ -34,10 +34,9 @@ from .features import FeatureTable, get_feature_set
 from .metrics import chance_levels, scores
 from .models import ACCEPTS, get_model, input_stats
 from .models._backend import configure_device, keras_module
+from .predict import MODEL_FORMAT
 from .splits import make_folds
 
-#: Version of the ``model.json`` written next to a saved model.
-MODEL_FORMAT = "ser-lab-model/1"
 
 
 @dataclass
@@ -440,11 +439,19 @@ def _resize_model(model_name: str, small: Any, X_large: Sequence[np.ndarray], n_
     spec = get_model(model_name)
     norm = [input_stats(x, mode) for x, mode in zip(X_large, spec.norm)]
     large = spec.build([np.shape(x)[1:] for x in X_large], n_classes, norm=norm, **dict(params or {}))
-    for layer in large.layers:
-        weights = small.get_layer(layer.name).get_weights() if layer.weights else []
-        if weights:
-            layer.set_weights(weights)
+    copy_weights(small, large)
     return large
+
+
+def copy_weights(source: Any, target: Any, *, skip: Sequence[str] = ()) -> list[str]:
+    """Copy every layer's weights from ``source`` to the layer of the same name in ``target`` (two builds of
+    one network, e.g. for other image sizes or another number of classes); names copied, ``skip`` left alone."""
+    copied = []
+    for layer in target.layers:
+        if layer.weights and layer.name not in skip:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+            copied.append(layer.name)
+    return copied
 
 
 # --------------------------------------------------------------------------------------------------
@@ -483,49 +490,33 @@ class DeepCVResult(CVResult):
 
     def plot_history(self, title: str | None = None, max_folds: int = 12):
         """Loss and accuracy per epoch, every fold: training (solid) and validation (dashed)."""
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-        shown = [(fold, h) for fold, h in self.histories.items() if "member" not in h][:max_folds]  # first member
-        colors = plt.cm.viridis(np.linspace(0, 0.9, max(1, len(shown))))
-        for color, (fold, h) in zip(colors, shown):
-            if "stage" in h:  # the selection run (with validation), then progressive resizing; not the refit
-                h = h[h["stage"].fillna("select") != "refit"]
-                h = h.assign(epoch=np.arange(1, len(h) + 1))
-            for ax, metric in zip(axes, ("loss", "accuracy")):
-                ax.plot(h["epoch"], h[metric], color=color, lw=1.2, label=fold)
-                if f"val_{metric}" in h:
-                    ax.plot(h["epoch"], h[f"val_{metric}"], color=color, lw=1.2, ls="--")
-        for ax, metric in zip(axes, ("loss", "accuracy")):
-            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(metric)
-            ax.grid(alpha=0.3)
-        axes[0].set_title("loss: training (solid), validation (dashed)")
-        axes[1].set_title("accuracy")
-        if len(shown) <= max_folds:
-            axes[1].legend(fontsize=7, ncol=2, loc="lower right")
-        fig.suptitle(title if title is not None else self.experiment)
-        fig.tight_layout()
-        return fig
+        return plot_histories(self.histories, self.experiment if title is None else title, max_folds=max_folds)
 
 
-def plot_fit_history(history: pd.DataFrame, title: str = ""):
-    """Loss and accuracy per epoch of one fit (e.g. :attr:`TrainedModel.history`): training solid,
-    validation dashed."""
+def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", max_folds: int = 12):
+    """Loss and accuracy per epoch of one or more fits (a fold each, or e.g. ``{"source": TrainedModel.history}``):
+    training solid, validation dashed; extra ensemble members and refit stages are left out."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-    epochs = np.arange(1, len(history) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    shown = [(name, h) for name, h in histories.items() if "member" not in h][:max_folds]  # first member
+    colors = plt.cm.viridis(np.linspace(0, 0.9, max(1, len(shown))))
+    for color, (name, h) in zip(colors, shown):
+        if "stage" in h:  # the selection run (with validation), then later stages; not the refit
+            h = h[h["stage"].fillna("select") != "refit"]
+        epochs = np.arange(1, len(h) + 1)
+        for ax, metric in zip(axes, ("loss", "accuracy")):
+            ax.plot(epochs, h[metric], color=color, lw=1.2, label=name)
+            if f"val_{metric}" in h:
+                ax.plot(epochs, h[f"val_{metric}"], color=color, lw=1.2, ls="--")
     for ax, metric in zip(axes, ("loss", "accuracy")):
-        ax.plot(epochs, history[metric], lw=1.5, label="training")
-        if f"val_{metric}" in history:
-            ax.plot(epochs, history[f"val_{metric}"], lw=1.5, ls="--", label="validation")
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    axes[0].set_title("loss: training (solid), validation (dashed)")
+    axes[1].set_title("accuracy")
+    axes[1].legend(fontsize=7, ncol=2, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -25,14 +25,14 @@ import pandas as pd
 
 from .corpora import CorpusNotFoundError
 from .datasets import Dataset, is_synthetic, load_dataset, resolve_dataset
+from .emotions import select_labels
 from .evaluation import CVResult
 from .features import FeatureTable
 from .metrics import chance_levels, scores
 from .models import get_model
 from .models._backend import keras_module
-from .training import (DeepCVResult, TrainConfig, TrainedModel, _is_augmented, _speaker_normalized, _train_member,
-                       clip_probabilities, cross_validate_model, fit_final, fit_network, predict_proba,
-                       prepare_inputs)
+from .training import (DeepCVResult, TrainConfig, TrainedModel, _is_augmented, _speaker_normalized, clip_probabilities,
+                       copy_weights, cross_validate_model, fit_final, fit_network, predict_proba, prepare_inputs)
 
 #: Fine-tuning strategies, in the order of the reference study's discussion.
 STRATEGIES = ("head", "last_block", "scratch")
@@ -83,18 +83,37 @@ def load_available(name: str, data_dir: Any = None, **kwargs: Any) -> Availabili
     ``kwargs`` go to :func:`ser_utils.datasets.load_dataset` (emotions, merge, seed, synthetic_size ...).
     Never raises for a missing corpus: a notebook says what is missing and goes on with the rest.
     """
-    found = Availability(name)
+    found, loaded = Availability(name), []
     for component in resolve_dataset(name):
         try:
-            load_dataset(component, data_dir, progress=False, **{k: v for k, v in kwargs.items() if k != "progress"})
+            loaded.append(load_dataset(component, data_dir, **kwargs))
             found.present.append(component)
-        except CorpusNotFoundError as err:
+        except (CorpusNotFoundError, ValueError) as err:  # ValueError: e.g. none of the selected emotions there
             found.missing[component] = str(err)
-        except ValueError as err:  # e.g. no utterance of the selected emotions in this corpus
-            found.missing[component] = str(err)
-    if found.present:
-        found.dataset = load_dataset(found.name, data_dir, **kwargs)
+    if loaded:
+        found.dataset = merge_datasets(loaded)
     return found
+
+
+def merge_datasets(datasets: Sequence[Dataset], emotions: Sequence[str] | None = None) -> Dataset:
+    """One dataset of several loaded ones (as ``load_dataset("a+b")`` would give), keeping only ``emotions``
+    when given; nothing is read again."""
+    manifest = pd.concat([d.manifest for d in datasets], ignore_index=True)
+    if emotions is not None:
+        manifest = select_labels(manifest, list(emotions))
+    return Dataset(name="+".join(d.name for d in datasets), manifest=manifest,
+                   skipped=pd.concat([d.skipped for d in datasets], ignore_index=True),
+                   roots={k: v for d in datasets for k, v in d.roots.items()})
+
+
+def cross_corpus_dataset(train: Availability, test: Availability) -> tuple[Dataset, list[str]]:
+    """The training and test corpora of a cross-corpus experiment as one dataset, on the emotions both
+    groups have (returned too)."""
+    if train.dataset is None or test.dataset is None:
+        raise ValueError("cross-corpus evaluation needs at least one training and one test corpus:\n"
+                         + "\n".join(m for m in (train.message(), test.message()) if m))
+    common = shared_emotions(train.dataset.manifest["emotion"].unique(), test.dataset.manifest["emotion"].unique())
+    return merge_datasets([train.dataset, test.dataset], common), common
 
 
 def shared_emotions(source: Sequence[str], target: Sequence[str]) -> list[str]:
@@ -173,14 +192,10 @@ def with_new_head(trained: TrainedModel, n_classes: int, *, params: Mapping[str,
     spec = get_model(trained.model_name)
     shapes = [item["shape"] for item in trained.inputs]
     network = spec.build(shapes, n_classes, **dict(trained.params if params is None else params))
-    for layer in network.layers:
-        if not layer.weights:
-            continue
-        if layer.name == "emotion":  # zero weights: uniform probabilities to start with, whatever the scale
-            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])  # of the features on the target
-            continue
-        layer.set_weights(trained.model.get_layer(layer.name).get_weights())
-        layer.trainable = False
+    for name in copy_weights(trained.model, network, skip=["emotion"]):
+        network.get_layer(name).trainable = False
+    head = network.get_layer("emotion")  # zero weights: uniform probabilities to start with, whatever the
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])  # scale of the features on the target
     return network
 
 
@@ -205,9 +220,8 @@ def unfreeze_last_block(network: Any) -> list[str]:
 def _fine_tune_member(model: str, inputs, large, y: np.ndarray, train: np.ndarray, val: np.ndarray,
                       train_and_val: np.ndarray, n_classes: int, params: dict, config: TrainConfig, seed: int, *,
                       trained: TrainedModel, strategy: str, lr_factor: float) -> tuple[Any, pd.DataFrame, int]:
-    """One network of one target fold (the ``member`` of :func:`~ser_utils.training.cross_validate_model`)."""
-    if strategy == "scratch":
-        return _train_member(model, inputs, large, y, train, val, train_and_val, n_classes, params, config, seed)
+    """One fine-tuned network of one target fold (the ``member`` of :func:`~ser_utils.training.cross_validate_model`;
+    ``scratch`` needs none: the default member trains from random weights)."""
     keras_module().utils.set_random_seed(seed)
     network = with_new_head(trained, n_classes, params=params)
     fit = fit_network(model, inputs.take(train), y[train], n_classes, X_val=inputs.take(val), y_val=y[val],
@@ -311,6 +325,6 @@ def per_corpus(result: CVResult, meta: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-__all__ = ["Availability", "BLOCK_LAYERS", "STRATEGIES", "SUMMARY_ROWS", "cell", "cross_corpus", "default_source",
-           "fine_tune_cv", "gains", "last_block", "load_available", "per_corpus", "pretrain", "shared_emotions", "summary_table",
+__all__ = ["Availability", "BLOCK_LAYERS", "STRATEGIES", "SUMMARY_ROWS", "cell", "cross_corpus", "cross_corpus_dataset", "default_source",
+           "fine_tune_cv", "gains", "last_block", "load_available", "merge_datasets", "per_corpus", "pretrain", "shared_emotions", "summary_table",
            "unfreeze_last_block", "with_new_head", "zero_shot"]

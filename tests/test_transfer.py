@@ -12,7 +12,7 @@ from ser_utils import training  # noqa: E402
 from ser_utils.audio import AudioConfig  # noqa: E402
 from ser_utils.features import FeatureTable  # noqa: E402
 from ser_utils.training import TrainConfig  # noqa: E402
-from ser_utils.transfer import (STRATEGIES, cross_corpus, default_source, fine_tune_cv, gains,  # noqa: E402
+from ser_utils.transfer import (STRATEGIES, cross_corpus, cross_corpus_dataset, default_source, fine_tune_cv, gains,  # noqa: E402
                                 last_block, load_available, pretrain, shared_emotions, summary_table,
                                 unfreeze_last_block, with_new_head, zero_shot)
 
@@ -60,6 +60,16 @@ def test_load_available_names_what_is_missing(tmp_path) -> None:
     assert "emovo" in found.message() and "using 'demo-cremad'" in found.message()
     nothing = load_available("emovo", tmp_path)
     assert nothing.dataset is None and nothing.name is None and "none of the corpora" in nothing.message()
+    # cross-corpus: both groups in one dataset, on the emotions they share (RAVDESS calm merged into neutral)
+    ravdess = load_available("demo-ravdess", tmp_path, synthetic_size="small", merge={"calm": "neutral"})
+    both, common = cross_corpus_dataset(ravdess, found)
+    assert common == sorted(set(ravdess.dataset.manifest["emotion"]) & set(found.dataset.manifest["emotion"]))
+    assert "surprised" in set(ravdess.dataset.manifest["emotion"]) and "surprised" not in common
+    assert set(both.manifest["emotion"]) == set(common) and set(both.manifest["corpus"]) == {"demo-ravdess", "demo-cremad"}
+    assert len(both.manifest) == ravdess.dataset.manifest["emotion"].isin(common).sum() + \
+        found.dataset.manifest["emotion"].isin(common).sum()
+    with pytest.raises(ValueError, match="at least one training and one test corpus"):
+        cross_corpus_dataset(ravdess, nothing)
 
 
 def test_zero_shot_scores_shared_emotions_per_speaker(source) -> None:
