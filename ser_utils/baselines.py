@@ -1,8 +1,8 @@
-"""Classical baselines and the protocol comparison: models, their grids, combined feature sets, summary tables.
+"""Classical baselines and the protocol comparison: models, their grids, many configurations, summary tables.
 
-    from ser_utils.baselines import combine_tables, tuned_model
+    from ser_utils.baselines import tuned_model
     table = combine_tables([extract_features(m, "kaggle162"), extract_features(m, "prosody")])
-    result = cross_validate(table.X, table.meta, tuned_model("svm"), "loso", ...)
+    result = cross_validate(tuned_model("svm"), table, "loso", experiment="SVM · LOSO")
 
 Every model is a scikit-learn Pipeline that starts with its own StandardScaler, so scaling statistics
 are fitted on the training part of each fold only; :func:`tuned_model` wraps it in the nested grid
@@ -18,10 +18,9 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from joblib import effective_n_jobs
@@ -39,11 +38,9 @@ with warnings.catch_warnings():  # tqdm.auto warns when ipywidgets is missing, t
     warnings.simplefilter("ignore")
     from tqdm.auto import tqdm
 
-from .evaluation import CVResult, cross_validate, speaker_normalize, tuned
-from .features import FeatureTable
-from .features import parallel
+from .evaluation import CVResult, cross_validate, model_inputs, tuned
+from .features import FeatureTable, parallel
 from .metrics import chance_levels
-from .splits import Fold
 
 #: Model names, in the order tables show them.
 MODELS = ("svm", "mlp", "logreg")
@@ -127,88 +124,8 @@ def describe_models(grid: str = "default") -> pd.DataFrame:
 # Combined feature sets
 
 
-def combine_tables(tables: Sequence[FeatureTable] | Mapping[str, FeatureTable], *,
-                   name: str | None = None) -> FeatureTable:
-    """Concatenate the columns of several vector feature tables, rows aligned on ``utt_id``.
-
-    A row is kept only when every table has it (a clip skipped by one set is dropped from the
-    combination and listed in ``skipped`` with the reason); the row order is that of the first table.
-    Column names are prefixed with their set (``prosody:F0semitoneFrom27.5Hz_sma3nz_amean``). Window,
-    sequence and image sets cannot be combined this way (one row per clip is required).
-    """
-    tables = list(tables.values()) if isinstance(tables, Mapping) else list(tables)
-    if not tables:
-        raise ValueError("combine_tables needs at least one feature table")
-    for table in tables:
-        if table.kind != "vector" or np.ndim(table.X) != 2:
-            raise ValueError(f"only vector sets (one row per clip) can be combined; "
-                             f"{table.feature_set} is a {table.kind} set")
-        duplicated = table.meta["utt_id"][table.meta["utt_id"].duplicated()]
-        if len(duplicated):
-            raise ValueError(f"{table.feature_set}: utt_id must be unique, duplicated: {list(duplicated[:3])}")
-    ids = [pd.Index(t.meta["utt_id"].astype(str)) for t in tables]
-    common = set.intersection(*(set(i) for i in ids))
-    kept = [u for u in ids[0] if u in common]
-    positions = [index.get_indexer(kept) for index in ids]
-    meta = tables[0].meta.iloc[positions[0]].reset_index(drop=True)
-    for table, pos in zip(tables[1:], positions[1:]):
-        other = table.meta.iloc[pos].reset_index(drop=True)
-        for column in ("emotion", "speaker", "source_id"):
-            if column in meta and column in other and not meta[column].astype(str).equals(other[column].astype(str)):
-                raise ValueError(f"{table.feature_set} disagrees with {tables[0].feature_set} on {column!r} "
-                                 f"for the same utt_id: were they extracted from the same manifest?")
-    X = np.hstack([np.asarray(t.X, dtype=np.float32)[pos] for t, pos in zip(tables, positions)]) if kept else \
-        np.empty((0, sum(np.shape(t.X)[1] for t in tables)), dtype=np.float32)
-    names = [f"{t.feature_set}:{n}" for t in tables
-             for n in (t.feature_names or [str(i) for i in range(np.shape(t.X)[1])])]
-    return FeatureTable(
-        X=X, meta=meta, skipped=_combined_skipped(tables, common), feature_names=names,
-        feature_set=name or "+".join(t.feature_set for t in tables), kind="vector",
-        params={t.feature_set: t.params for t in tables}, audio=tables[0].audio,
-        config_key="+".join(t.config_key for t in tables),
-        timing={key: float(sum(t.timing.get(key, 0.0) for t in tables))
-                for key in ("computed", "from_cache", "seconds")})
-
-
-def _combined_skipped(tables: list[FeatureTable], common: set) -> pd.DataFrame:
-    """Rows left out of a combination: skipped by a set (its reason), or present in one set but not another."""
-    parts = [t.skipped.assign(reason=t.feature_set + ": " + t.skipped["reason"].astype(str))
-             for t in tables if len(t.skipped)]
-    listed = set(pd.concat(parts)["utt_id"].astype(str)) if parts else set()
-    for table in tables:
-        missing = table.meta[~table.meta["utt_id"].astype(str).isin(common)
-                             & ~table.meta["utt_id"].astype(str).isin(listed)]
-        if len(missing):
-            absent_from = [t.feature_set for t in tables if not set(missing["utt_id"]) <= set(t.meta["utt_id"])]
-            columns = [c for c in ("utt_id", "source_id", "path", "augmentation") if c in missing]
-            parts.append(missing[columns].assign(reason=f"missing from {', '.join(absent_from)}"))
-            listed |= set(missing["utt_id"].astype(str))
-    columns = ["utt_id", "source_id", "path", "augmentation", "reason"]
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(parts, ignore_index=True).drop_duplicates("utt_id").reindex(columns=columns).reset_index(drop=True)
-
-
 # --------------------------------------------------------------------------------------------------
 # Protocol checks and summary tables
-
-
-def lopo_applicable(meta: pd.DataFrame, min_sentences: int = 3) -> tuple[bool, str]:
-    """Whether leave-one-phrase-out makes sense here, and why (or why not), in words.
-
-    It needs sentence labels, at least ``min_sentences`` sentences, and a sentence design: each
-    sentence spoken by several speakers (otherwise leaving a sentence out is leaving a speaker out).
-    """
-    if "sentence" not in meta or meta["sentence"].isna().all():
-        return False, "the corpus has no sentence labels"
-    originals = meta if "augmentation" not in meta else meta[meta["augmentation"].fillna("").eq("")]
-    n_sentences = originals["sentence"].nunique()
-    if n_sentences < min_sentences:
-        return False, f"only {n_sentences} sentence(s) (LOPO needs at least {min_sentences})"
-    speakers = originals.groupby("sentence")["speaker"].nunique()
-    if speakers.median() <= 1:
-        return False, "each sentence is spoken by a single speaker: leaving a sentence out would leave a speaker out"
-    return True, f"{n_sentences} sentences, each spoken by {int(speakers.median())} speakers (median)"
 
 
 def select_on_test(results: Sequence[CVResult], *, experiment: str | None = None) -> CVResult:
@@ -234,12 +151,12 @@ def select_on_test(results: Sequence[CVResult], *, experiment: str | None = None
                     chance_levels(predictions["true"], sorted(set(predictions["true"]))))
 
 
-def leaky_search(X: np.ndarray, meta: pd.DataFrame, model: Any, grid: Mapping[str, Sequence], **kwargs) -> CVResult:
+def leaky_search(model: Any, table: FeatureTable, grid: Mapping[str, Sequence], **kwargs) -> CVResult:
     """The leaky recipe end to end: ``protocol="leaky"`` folds, every grid point, the best per fold on test.
 
     ``model`` is a plain pipeline (not a search); ``kwargs`` go to :func:`~ser_utils.evaluation.cross_validate`.
     """
-    candidates = [cross_validate(X, meta, clone(model).set_params(**point), "leaky", **kwargs)
+    candidates = [cross_validate(clone(model).set_params(**point), table, "leaky", **kwargs)
                   for point in ParameterGrid(dict(grid))]
     return select_on_test(candidates)
 
@@ -273,59 +190,6 @@ def best_per_protocol(table: pd.DataFrame, *, metric: str = "uar", protocol: str
         return table.copy()
     best = table.loc[table.groupby(protocol, sort=False)[metric].idxmax()]
     return best.set_index(protocol)
-
-
-def plot_protocol_bars(table: pd.DataFrame, *, x: str = "protocol", hue: str | None = None,
-                       chance: float | None = None, title: str = "", ax=None):
-    """UAR per protocol as bars (one colour per ``hue`` value), error bars = std over folds, chance as a line.
-
-    ``table`` has a row per (``x``, ``hue``) with columns ``uar`` and ``uar_std`` (as :func:`results_table` gives).
-    """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(7.0, 1.5 * table[x].nunique() + 2), 4.2))
-    categories = list(dict.fromkeys(table[x]))
-    hues = [None] if hue is None else list(dict.fromkeys(table[hue]))
-    width = 0.8 / len(hues)
-    for k, level in enumerate(hues):
-        part = table if level is None else table[table[hue] == level]
-        part = part.set_index(x).reindex(categories)
-        offsets = np.arange(len(categories)) - 0.4 + width * (k + 0.5)
-        std = part["uar_std"].fillna(0).to_numpy() if "uar_std" in part else np.zeros(len(part))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            bars = ax.bar(offsets, part["uar"], width, yerr=std, capsize=3, label=None if level is None else str(level))
-        for bar, value, spread in zip(bars, part["uar"], std):
-            if np.isfinite(value):
-                ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, value + spread), ha="center",
-                            va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
-    if chance is not None:
-        ax.axhline(chance, color="0.3", linestyle="--", linewidth=1, label=f"chance ({chance:.2f})")
-    ax.set_xticks(np.arange(len(categories)), categories, rotation=15, ha="right")
-    ax.set_ylabel("UAR (mean over folds ± std)")
-    ax.set_ylim(0, 1)
-    ax.set_title(title)
-    if hue is not None or chance is not None:
-        ax.legend(loc="upper right", fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure
-
-
-def leak_audit(meta: pd.DataFrame, folds: Sequence[Fold]) -> dict[str, float]:
-    """What the test rows of a protocol share with its training rows, averaged over folds (fractions of test rows).
-
-    ``clip in training``: the test row's source clip (itself, another copy or a window of it) is in training;
-    ``speaker in training`` / ``sentence in training``: some recording of that speaker / sentence is.
-    """
-    meta = meta.reset_index(drop=True)
-    source = (meta["source_id"] if "source_id" in meta else meta["utt_id"]).astype(str).to_numpy()
-    columns = {"clip in training": source, "speaker in training": meta["speaker"].astype(str).to_numpy()}
-    if "sentence" in meta and meta["sentence"].notna().any():
-        columns["sentence in training"] = meta["sentence"].astype(str).to_numpy()
-    out: dict[str, float] = {"folds": float(len(folds))}
-    for label, values in columns.items():
-        shares = [np.isin(values[f.test], values[f.train]).mean() for f in folds if len(f.test)]
-        out[label] = float(np.mean(shares)) if shares else float("nan")
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -366,10 +230,10 @@ class Experiment:
         return f"{search}; {norm}" + ("" if self.use_augmented else "; augmented copies not used")
 
 
-def _run_one(experiment: Experiment, X: np.ndarray, meta: pd.DataFrame, grid: str | Mapping[str, Sequence],
+def _run_one(experiment: Experiment, table: FeatureTable, grid: str | Mapping[str, Sequence],
              seed: int, inner_folds: int) -> CVResult:
     """One experiment, single-threaded BLAS (several BLAS pools on few cores slow small fits down many times)."""
-    kwargs = dict(experiment=experiment.name, features=experiment.features, model_name=experiment.model,
+    kwargs = dict(experiment=experiment.name, features=experiment.features, model=experiment.model,
                   n_folds=experiment.n_folds, seed=seed, use_augmented=experiment.use_augmented, progress=False)
     start = time.perf_counter()
     with threadpool_limits(limits=1), warnings.catch_warnings():
@@ -379,10 +243,10 @@ def _run_one(experiment: Experiment, X: np.ndarray, meta: pd.DataFrame, grid: st
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         if experiment.protocol == "leaky":
             values = param_grid(experiment.model, grid) if isinstance(grid, str) else dict(grid)
-            result = leaky_search(X, meta, make_model(experiment.model, seed=seed), values, **kwargs)
+            result = leaky_search(make_model(experiment.model, seed=seed), table, values, **kwargs)
         else:
             model = tuned_model(experiment.model, grid=grid, seed=seed, inner_folds=inner_folds)
-            result = cross_validate(X, meta, model, experiment.protocol, **kwargs)
+            result = cross_validate(model, table, experiment.protocol, **kwargs)
     result.per_fold.attrs["seconds"] = time.perf_counter() - start
     return result
 
@@ -392,21 +256,19 @@ def run_experiments(experiments: Sequence[Experiment], tables: Mapping[str, Feat
                     n_jobs: int = 1, progress: bool = True) -> dict[Experiment, CVResult]:
     """Run every experiment (``tables[experiment.features]``), ``n_jobs`` at a time; results in the given order.
 
-    Speaker normalisation (:func:`~ser_utils.evaluation.speaker_normalize`) is computed once per table.
+    Speaker normalisation (:func:`~ser_utils.normalize.speaker_normalize`) is computed once per table.
     Each experiment is deterministic, so the results do not depend on ``n_jobs``.
     """
     experiments = list(dict.fromkeys(experiments))
     missing = sorted({e.features for e in experiments} - set(tables))
     if missing:
         raise ValueError(f"no feature table for {missing}; tables: {sorted(tables)}")
-    inputs: dict[tuple[str, bool], np.ndarray] = {}
+    inputs: dict[tuple[str, bool], FeatureTable] = {}
     for e in experiments:
         if (e.features, e.speaker_norm) not in inputs:
             table = tables[e.features]
-            inputs[(e.features, e.speaker_norm)] = (speaker_normalize(table.X, table.meta) if e.speaker_norm
-                                                    else np.asarray(table.X, dtype=np.float64))
-    jobs = [(e, inputs[(e.features, e.speaker_norm)], tables[e.features].meta, grid, seed, inner_folds)
-            for e in experiments]
+            inputs[(e.features, e.speaker_norm)] = replace(table, X=model_inputs([table], e.speaker_norm)[0])
+    jobs = [(e, inputs[(e.features, e.speaker_norm)], grid, seed, inner_folds) for e in experiments]
     workers = min(effective_n_jobs(n_jobs), len(jobs)) if jobs else 1
     bar = tqdm(total=len(jobs), desc="experiments", disable=not progress)
     results: list[CVResult | None] = [None] * len(jobs)
@@ -446,17 +308,3 @@ def configuration_grid(summary: pd.DataFrame, value: str = "uar") -> pd.DataFram
                              sort=False).reindex(index=rows, columns=columns)
 
 
-def plot_configurations(summary: pd.DataFrame, *, chance: float | None = None, title: str = ""):
-    """Heatmap of UAR per configuration (rows) and protocol × speaker normalisation (columns)."""
-    import seaborn as sns
-
-    grid = configuration_grid(summary)
-    fig, ax = plt.subplots(figsize=(1.6 * grid.shape[1] + 4, 0.45 * grid.shape[0] + 1.8))
-    sns.heatmap(grid, annot=True, fmt=".2f", cmap="viridis", vmin=chance if chance is not None else 0.0, vmax=1.0,
-                cbar_kws={"label": "UAR" + (" (colour scale starts at chance)" if chance is not None else "")}, ax=ax)
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    ax.set_title(title)
-    ax.tick_params(axis="x", rotation=20)
-    fig.tight_layout()
-    return fig

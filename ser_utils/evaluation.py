@@ -1,14 +1,23 @@
-"""Cross-validation of a scikit-learn model under a protocol, the honest way by default.
+"""One cross-validation loop for every model, the honest way by default.
 
-Inside every fold: augmented copies of *training* clips may join training, never the test part;
-scalers, feature selection and hyper-parameter searches are fitted on the training part only (put
-them in the Pipeline you pass); windows of a test clip are scored together as one clip-level
-prediction. :func:`speaker_normalize` standardises each speaker by statistics of that speaker's own
-unlabeled recordings, a known large gain for speaker-independent emotion recognition.
+    result = cross_validate(tuned_model("svm"), table, "loso", experiment="SVM · LOSO")
+    result = cross_validate(NetworkClassifier("cnn2d"), table, "loso", experiment="2-D CNN · LOSO")
+    result = cross_validate(ZeroShot(source_model), target, "loso", experiment="zero-shot")
+
+An estimator is anything with scikit-learn's ``fit`` and ``predict`` (``predict_proba`` when it
+has one): a Pipeline, a nested search, a Keras network (:class:`ser_utils.estimators.NetworkClassifier`),
+a fine-tuned or a zero-shot pre-trained network. Inside every fold, a *clone* of it is fitted on the
+training part only; augmented copies of training clips may join training, never the test part;
+windows and copies of a test clip are scored together as one clip (mean class probability, else a
+majority vote). An estimator whose ``fit`` takes ``meta`` gets the training rows' metadata, to carve
+validation speakers from them; a nested search gets inner folds of whole training speakers.
 """
 
 from __future__ import annotations
 
+import inspect
+import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -18,26 +27,11 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from tqdm.auto import tqdm
 
-from .metrics import chance_levels, plot_confusion, scores, summarize
+from .features import FeatureTable, align_tables
+from .metrics import chance_levels, scores, summarize
+from .normalize import MODE_OF_KIND, speaker_normalize
+from .rows import is_augmented, mean_std, source_ids
 from .splits import make_folds
-
-
-def speaker_normalize(X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
-    """Z-score every feature within each speaker, using that speaker's original (non-augmented) rows.
-
-    Uses no labels, only audio of the same speaker, which a deployed system can collect too; this
-    removes much of what makes speakers differ (pitch level, loudness, vocal tract, channel).
-    """
-    X = np.asarray(X, dtype=np.float64)
-    out = np.empty_like(X)
-    speakers = meta["speaker"].to_numpy()
-    original = meta["augmentation"].fillna("").eq("").to_numpy() if "augmentation" in meta else np.ones(len(meta), bool)
-    for speaker in np.unique(speakers):
-        rows = speakers == speaker
-        reference = X[rows & original] if (rows & original).any() else X[rows]
-        mean, std = reference.mean(axis=0), reference.std(axis=0)
-        out[rows] = (X[rows] - mean) / np.where(std > 1e-12, std, 1.0)
-    return out
 
 
 def tuned(estimator: Any, grid: dict[str, Sequence], inner_folds: int = 3) -> GridSearchCV:
@@ -49,7 +43,13 @@ def tuned(estimator: Any, grid: dict[str, Sequence], inner_folds: int = 3) -> Gr
 
 @dataclass
 class CVResult:
-    """Per-fold scores and clip-level predictions of one experiment."""
+    """Per-fold scores, clip-level predictions and, for networks, training histories of one experiment.
+
+    ``per_fold``: one row per fold (sizes, accuracy, UAR, macro-F1, and what the estimator reports:
+    best hyper-parameters, epochs, seconds per epoch ...). ``predictions``: one row per test clip
+    (``p_<emotion>`` columns when the estimator gives probabilities). ``histories``: per-epoch
+    training curves by fold. ``info``: what ran where (device, parameters, total seconds).
+    """
 
     experiment: str
     features: str
@@ -59,19 +59,39 @@ class CVResult:
     per_fold: pd.DataFrame
     predictions: pd.DataFrame
     chance: dict[str, float] = field(default_factory=dict)
+    histories: dict[str, pd.DataFrame] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Mean, std and 95% interval over folds of accuracy, UAR and macro-F1."""
         return summarize(self.per_fold)
 
+    def mean(self, metric: str = "uar") -> float:
+        """The fold mean of ``metric``."""
+        return float(self.summary().loc[metric, "mean"])
+
+    def cell(self, metric: str = "uar") -> str:
+        """``0.512 ± 0.043``: fold mean ± standard deviation."""
+        s = self.summary().loc[metric]
+        return mean_std(s["mean"], s["std"])
+
     def headline(self) -> str:
         """``UAR 0.512 ± 0.043 (6 folds)``."""
-        s = self.summary().loc["uar"]
-        spread = "" if np.isnan(s["std"]) else f" ± {s['std']:.3f}"
-        return f"UAR {s['mean']:.3f}{spread} ({int(s['folds'])} fold{'s' if s['folds'] > 1 else ''})"
+        n = len(self.per_fold)
+        return f"UAR {self.cell()} ({n} fold{'s' if n > 1 else ''})"
+
+    @property
+    def epoch_seconds(self) -> float:
+        """Mean seconds per epoch over folds (NaN for models that do not train in epochs)."""
+        if "s/epoch" not in self.per_fold:
+            return float("nan")
+        return float(self.per_fold["s/epoch"].astype(float).mean())
 
     def record(self, report: Any, notes: str = "") -> dict[str, Any]:
         """Write this experiment's row to the run's results.csv through a :class:`~ser_utils.results.Report`."""
+        if self.histories:
+            extra = f"{self.info.get('device', '?')}, {self.epoch_seconds:.2f} s/epoch, {self.info.get('seconds', 0):.0f} s total"
+            notes = f"{notes}; {extra}" if notes else extra
         s = self.summary()
         return report.add_result(
             self.experiment, features=self.features, model=self.model, protocol=self.protocol,
@@ -79,27 +99,36 @@ class CVResult:
             uar=s.loc["uar", "mean"], uar_std=s.loc["uar", "std"], macro_f1=s.loc["macro_f1", "mean"],
             macro_f1_std=s.loc["macro_f1", "std"], chance=self.chance.get("uar", float("nan")), notes=notes)
 
-    def plot_confusion(self, title: str | None = None):
-        """Confusion matrices of the predictions pooled over folds."""
-        return plot_confusion(self.predictions["true"], self.predictions["pred"], self.labels,
-                              title=title if title is not None else self.experiment)
+
+def as_tables(tables: FeatureTable | Sequence[FeatureTable]) -> list[FeatureTable]:
+    """One table, or several (one per input of a multi-input network), as an aligned list."""
+    tables = [tables] if isinstance(tables, FeatureTable) else list(tables)
+    if not tables:
+        raise ValueError("no feature table given")
+    for table in tables:
+        if len(table) == 0:
+            raise ValueError(f"feature table {table.feature_set} is empty (every clip skipped?)")
+    return align_tables(tables)
 
 
-def _clip_predictions(model: Any, X: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One prediction per source clip: mean class probability over its rows (windows), else majority vote."""
-    order = pd.unique(sources)
-    if len(order) == len(sources):
-        return sources, model.predict(X)
-    if hasattr(model, "predict_proba"):
-        proba = pd.DataFrame(model.predict_proba(X), columns=model.classes_).groupby(sources, sort=False).mean()
-        return proba.index.to_numpy(), proba.idxmax(axis=1).to_numpy()
-    votes = pd.Series(model.predict(X)).groupby(sources, sort=False).agg(lambda v: v.value_counts().index[0])
-    return votes.index.to_numpy(), votes.to_numpy()
+def model_inputs(tables: Sequence[FeatureTable], speaker_norm: bool = False) -> list[np.ndarray]:
+    """The arrays of aligned tables, each standardised per speaker when ``speaker_norm`` (vectors in float64)."""
+    if not speaker_norm:
+        return [np.asarray(t.X, dtype=np.float64) if np.ndim(t.X) == 2 else np.asarray(t.X) for t in tables]
+    return [speaker_normalize(t.X, t.meta, MODE_OF_KIND.get(t.kind, "feature")) for t in tables]
 
 
-def _fit(model: Any, X: np.ndarray, y: np.ndarray, meta: pd.DataFrame) -> Any:
-    """Fit a clone; a search gets inner folds of whole speakers (or source clips) of the training part."""
-    fitted = clone(model)
+def take(X: list[np.ndarray], rows: np.ndarray) -> np.ndarray | list[np.ndarray]:
+    """Rows of every input: one array for a single input, a list otherwise (what ``fit`` receives)."""
+    parts = [x[rows] for x in X]
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _fit(estimator: Any, X: Any, y: np.ndarray, meta: pd.DataFrame) -> Any:
+    """Fit a clone: with the rows' ``meta`` when ``fit`` takes it; a search gets inner folds of whole speakers."""
+    fitted = clone(estimator)
+    if "meta" in inspect.signature(fitted.fit).parameters:
+        return fitted.fit(X, y, meta=meta)
     if isinstance(fitted, GridSearchCV):
         speakers = meta["speaker"].to_numpy()
         groups = speakers if len(np.unique(speakers)) >= 3 else meta["source_id"].to_numpy()
@@ -108,39 +137,82 @@ def _fit(model: Any, X: np.ndarray, y: np.ndarray, meta: pd.DataFrame) -> Any:
     return fitted.fit(X, y)
 
 
-def cross_validate(X: np.ndarray, meta: pd.DataFrame, model: Any, protocol: str, *, experiment: str,
-                   features: str, model_name: str, n_folds: int | None = None, seed: int = 0,
-                   use_augmented: bool = True, train_corpora: Sequence[str] = (), test_corpora: Sequence[str] = (),
-                   progress: bool = True) -> CVResult:
-    """Fit ``model`` (a scikit-learn estimator or Pipeline, cloned per fold) under ``protocol``.
+def score_clips(fitted: Any, X: Any, units: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None]:
+    """(clips, predicted labels, class probabilities or None): one prediction per unit (source clip).
 
-    ``meta`` is row-aligned with ``X`` (a :class:`~ser_utils.features.FeatureTable`'s meta): rows of
-    augmented copies are used for training only, and only if ``use_augmented``. Scores are computed
-    per fold on clip-level predictions.
+    Mean class probability over a clip's rows (its windows) when the model has ``predict_proba``,
+    else a majority vote over its rows.
     """
-    meta = meta.reset_index(drop=True)
+    if hasattr(fitted, "predict_proba"):
+        proba = pd.DataFrame(fitted.predict_proba(X), columns=list(fitted.classes_)).groupby(units, sort=False).mean()
+        return proba.index.to_numpy(), proba.columns.to_numpy()[proba.to_numpy().argmax(axis=1)], proba
+    order = pd.unique(units)
+    if len(order) == len(units):
+        return units, np.asarray(fitted.predict(X)), None
+    votes = pd.Series(fitted.predict(X)).groupby(units, sort=False).agg(lambda v: v.value_counts().index[0])
+    return votes.index.to_numpy(), votes.to_numpy(), None
+
+
+def cross_validate(estimator: Any, tables: FeatureTable | Sequence[FeatureTable], protocol: str, *,
+                   experiment: str, features: str | None = None, model: str | None = None,
+                   speaker_norm: bool = False, n_folds: int | None = None, seed: int = 0,
+                   use_augmented: bool = True, train_corpora: Sequence[str] = (), test_corpora: Sequence[str] = (),
+                   max_folds: int | None = None, progress: bool = True) -> CVResult:
+    """Fit ``estimator`` (cloned per fold) in every fold of ``protocol`` and score clips of the test part.
+
+    ``tables``: a feature table, or one per input of a multi-input network (rows matched on utt_id).
+    ``speaker_norm``: standardise every input per speaker first (:func:`ser_utils.normalize.speaker_normalize`).
+    ``use_augmented``: whether augmented copies (training clips only, always) join training.
+    ``max_folds``: run only the first folds (smoke runs; the fold count says so).
+    """
+    tables = as_tables(tables)
+    meta = tables[0].meta.reset_index(drop=True)
     if "source_id" not in meta:
         meta = meta.assign(source_id=meta["utt_id"])
-    y = meta["emotion"].to_numpy()
+    X = model_inputs(tables, speaker_norm)
+    y = meta["emotion"].astype(str).to_numpy()
     folds = make_folds(meta, protocol, n_folds=n_folds, val_fraction=0.0, seed=seed,
                        train_corpora=train_corpora, test_corpora=test_corpora)
-    augmented = meta["augmentation"].fillna("").ne("").to_numpy() if "augmentation" in meta else np.zeros(len(meta), bool)
+    if max_folds is not None:
+        folds = folds[:max(1, int(max_folds))]
+    augmented = is_augmented(meta)
     # Test units are source clips; the leaky recipe scores every row (copy, window) on its own, as its users do.
-    units = meta.index.astype(str).to_numpy() if protocol == "leaky" else meta["source_id"].to_numpy()
-    unit_label = pd.Series(y, index=units).groupby(level=0).first()
-    rows, predictions = [], []
+    units = meta.index.astype(str).to_numpy() if protocol == "leaky" else source_ids(meta)
+    truth_of = pd.Series(y, index=units).groupby(level=0).first()
+    rows, predictions, histories, info = [], [], {}, {}
+    start = time.perf_counter()
     for fold in tqdm(folds, desc=experiment, disable=not progress, leave=False):
         train = fold.train if use_augmented else fold.train[~augmented[fold.train]]
-        fitted = _fit(model, X[train], y[train], meta.iloc[train])
-        sources, pred = _clip_predictions(fitted, X[fold.test], units[fold.test])
-        truth = unit_label.loc[sources].to_numpy()
-        labels = sorted(set(truth) | set(y[train]))
-        row = {"fold": fold.name, "n_train": len(train), "n_test": len(sources), **scores(truth, pred, labels)}
+        with warnings.catch_warnings():  # a test speaker lacking an emotion: UAR is over the emotions present
+            warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+            fitted = _fit(estimator, take(X, train), y[train], meta.iloc[train].reset_index(drop=True))
+            clips, pred, proba = score_clips(fitted, take(X, fold.test), units[fold.test])
+        truth = truth_of.loc[clips].to_numpy()
+        labels = sorted(set(truth) | set(map(str, getattr(fitted, "classes_", y[train]))))
+        row = {"fold": fold.name, "n_train": len(train), "n_test": len(clips), **scores(truth, pred, labels)}
         if isinstance(fitted, GridSearchCV):
             row["best_params"] = str(fitted.best_params_)
+        row.update(getattr(fitted, "fit_info_", {}))
         rows.append(row)
-        predictions.append(pd.DataFrame({"source_id": sources, "fold": fold.name, "true": truth, "pred": pred}))
+        if getattr(fitted, "history_", None) is not None:
+            histories[fold.name] = fitted.history_
+        info.update(getattr(fitted, "run_info_", {}))
+        frame = pd.DataFrame({"source_id": clips, "fold": fold.name, "true": truth, "pred": pred})
+        if proba is not None:
+            frame = frame.join(proba.add_prefix("p_").reset_index(drop=True))
+        predictions.append(frame)
     pooled = pd.concat(predictions, ignore_index=True)
     labels = sorted(set(pooled["true"]) | set(pooled["pred"]))
-    return CVResult(experiment, features, model_name, protocol, labels, pd.DataFrame(rows), pooled,
-                    chance_levels(pooled["true"], sorted(set(pooled["true"]))))
+    info["seconds"] = time.perf_counter() - start
+    return CVResult(experiment, features or "+".join(t.feature_set for t in tables),
+                    model or _model_name(estimator), protocol, labels, pd.DataFrame(rows), pooled,
+                    chance_levels(pooled["true"], sorted(set(pooled["true"]))), histories, info)
+
+
+def _model_name(estimator: Any) -> str:
+    """A short name for results tables: the network's, else the last step of a pipeline, else the class."""
+    if isinstance(getattr(estimator, "model", None), str):
+        return estimator.model
+    inner = getattr(estimator, "estimator", estimator)
+    steps = getattr(inner, "steps", None)
+    return steps[-1][0] if steps else type(inner).__name__

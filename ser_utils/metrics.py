@@ -11,10 +11,8 @@ from __future__ import annotations
 import warnings
 from typing import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from scipy import stats
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
@@ -65,19 +63,3 @@ def confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], normali
     matrix = confusion_matrix(y_true, y_pred, labels=list(labels), normalize="true" if normalize else None)
     index = pd.Index(labels, name="true")
     return pd.DataFrame(np.nan_to_num(matrix), index=index, columns=pd.Index(labels, name="predicted"))
-
-
-def plot_confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], title: str = ""):
-    """Counts and row-normalised confusion matrices side by side (seaborn heatmaps)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    counts = confusion(y_true, y_pred, labels)
-    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=axes[0])
-    axes[0].set_title(f"{title} counts".strip())
-    sns.heatmap(confusion(y_true, y_pred, labels, normalize=True), annot=True, fmt=".2f", cmap="Blues",
-                vmin=0, vmax=1, cbar=False, ax=axes[1])
-    axes[1].set_title(f"{title} recall per true class (rows sum to 1)".strip())
-    for ax in axes:
-        ax.tick_params(axis="x", rotation=45)
-        ax.tick_params(axis="y", rotation=0)
-    fig.tight_layout()
-    return fig

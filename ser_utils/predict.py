@@ -1,4 +1,4 @@
-"""Emotion of audio files from a saved model (``model.keras`` + ``model.json`` from ser_utils.training).
+"""Emotion of audio files from a saved model (``model.keras`` + ``model.json``, see :mod:`ser_utils.modelfile`).
 
     python -m ser_utils.predict models/cnn1.keras clip.wav [clip2.wav ...]
     python -m ser_utils.predict models/fusion.keras clip.wav --gender female
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,47 +30,12 @@ import numpy as np
 import pandas as pd
 
 from .audio import AudioConfig, AudioError, load_clip
-
-#: Version of the ``model.json`` written next to a saved model (by ser_utils.training).
-MODEL_FORMAT = "ser-lab-model/1"
-
-
-class ModelFileError(ValueError):
-    """The model file or its description is missing, unreadable or not a ser-lab model."""
-
+from .modelfile import ModelFileError, load
+from .normalize import MODE_OF_KIND, apply, statistics
+from .training import predict_proba
 
 class PredictionError(ValueError):
     """A file cannot be classified (not audio, too short, silent ...): ``reason`` says why."""
-
-
-def description_path(model_path: str | Path) -> Path:
-    """``model.json`` beside ``model.keras``."""
-    return Path(model_path).with_suffix(".json")
-
-
-def read_description(model_path: str | Path) -> dict[str, Any]:
-    """The checked contents of the model's ``.json`` (no TensorFlow needed)."""
-    path = Path(model_path)
-    if not path.exists():
-        raise ModelFileError(f"model file not found: {path}")
-    if path.is_dir() or path.suffix != ".keras":
-        raise ModelFileError(f"{path} is not a Keras model file: expected a file ending in .keras "
-                             f"(saved by ser_utils.training, with its .json beside it)")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(f"{path} is not a valid .keras file (a .keras file is a zip archive)")
-    meta_path = description_path(path)
-    if not meta_path.is_file():
-        raise ModelFileError(f"{meta_path.name} is missing next to {path.name}: prediction needs the label map and "
-                             f"feature configuration saved with the model (TrainedModel.save writes both)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"{meta_path} is not valid JSON: {err}") from err
-    missing = [k for k in ("format", "model", "labels", "inputs", "audio") if k not in meta] if isinstance(meta, dict) else ["all"]
-    if missing or meta.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{meta_path} is not a ser-lab model description (format {MODEL_FORMAT!r}; "
-                             f"missing: {', '.join(missing) or 'none'}, format: {meta.get('format') if isinstance(meta, dict) else '?'})")
-    return meta
 
 
 @dataclass
@@ -93,7 +57,7 @@ class Predictor:
     @property
     def speaker_norm(self) -> bool:
         """Whether the model was trained on speaker-standardised inputs (then it needs reference clips)."""
-        return bool(self.meta.get("config", {}).get("speaker_norm", False))
+        return bool(self.meta.get("speaker_norm", self.meta.get("config", {}).get("speaker_norm", False)))
 
     def features(self, path: str | Path, gender: str | None = None) -> list[np.ndarray]:
         """The model's inputs for one file, one array per input; rows are windows (one for unwindowed sets)."""
@@ -125,9 +89,6 @@ class Predictor:
 
     def speaker_statistics(self, paths: Sequence[str | Path], gender: str | None = None) -> list[tuple]:
         """Per-input statistics of one speaker from reference clips (any emotion), for speaker-normalised models."""
-        from .models import get_model
-        from .training import speaker_statistics
-
         feats, problems = [], []
         for p in paths:
             try:
@@ -136,20 +97,18 @@ class Predictor:
                 problems.append(f"{p}: {err}")
         if not feats:
             raise PredictionError("no usable speaker reference clip" + (f" ({'; '.join(problems)})" if problems else ""))
-        modes = get_model(self.meta["model"]).norm
-        return [speaker_statistics(np.concatenate([f[i] for f in feats]), mode) for i, mode in enumerate(modes)]
+        modes = [MODE_OF_KIND.get(spec["kind"], "feature") for spec in self.meta["inputs"]]
+        return [statistics(np.concatenate([f[i] for f in feats]), mode) for i, mode in enumerate(modes)]
 
     def probabilities(self, path: str | Path, *, gender: str | None = None,
                       speaker_stats: list[tuple] | None = None) -> pd.Series:
         """Class probabilities of one file (mean over its windows), indexed by emotion."""
-        from .training import apply_speaker_statistics, predict_proba
-
         X = self.features(path, gender)
         if self.speaker_norm:
             if speaker_stats is None:
                 raise ValueError("this model was trained on speaker-normalised features: give reference clips of "
                                  "the same speaker (speaker_ref=[...], --speaker-ref) or same_speaker=True")
-            X = [apply_speaker_statistics(x, *stats) for x, stats in zip(X, speaker_stats)]
+            X = [apply(x, *stats) for x, stats in zip(X, speaker_stats)]
         proba = predict_proba(self.model, X).mean(axis=0)
         return pd.Series(proba, index=self.labels, name=str(path))
 
@@ -180,32 +139,15 @@ class Predictor:
 
 def load_predictor(model_path: str | Path) -> Predictor:
     """Load ``model.keras`` and its description; :class:`ModelFileError` with the reason when it cannot."""
-    meta = read_description(model_path)
-    from .models._backend import keras_module
-
-    keras = keras_module()
-    try:
-        model = keras.models.load_model(model_path, compile=False)
-    except Exception as err:  # noqa: BLE001 - Keras raises many kinds; the user needs one clear message
-        raise ModelFileError(f"could not load {model_path} as a Keras model: {type(err).__name__}: "
-                             f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else ''}") from err
-    n_out = int(model.output_shape[-1])
-    if n_out != len(meta["labels"]):
-        raise ModelFileError(f"{model_path} has {n_out} outputs but its description lists {len(meta['labels'])} labels")
+    model, meta = load(model_path)
     return Predictor(model, meta, Path(model_path))
-
-
-_LOADED: dict[tuple[str, float], Predictor] = {}
 
 
 def predict_files(model_path: str | Path, paths: Sequence[str | Path] | str | Path, **kwargs: Any) -> pd.DataFrame:
     """Predict the emotion of each file (see :meth:`Predictor.predict`); the loaded model is reused."""
-    key = (str(Path(model_path).resolve()), Path(model_path).stat().st_mtime if Path(model_path).exists() else 0.0)
-    if key not in _LOADED:
-        _LOADED[key] = load_predictor(model_path)
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    return _LOADED[key].predict(paths, **kwargs)
+    return load_predictor(model_path).predict(paths, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
 
+from .rows import is_augmented, source_ids
+
 PROTOCOLS = ("random", "speaker_kfold", "loso", "lopo", "cross_corpus", "leaky")
 #: Protocols whose training and test parts never share a speaker.
 SPEAKER_INDEPENDENT = ("speaker_kfold", "loso", "cross_corpus")
@@ -46,21 +48,10 @@ class Fold:
     test: np.ndarray
 
 
-def _source_ids(meta: pd.DataFrame) -> pd.Series:
-    """Each row's source clip (its own utt_id when the table has no source_id column)."""
-    return meta["source_id"] if "source_id" in meta else meta["utt_id"]
-
-
-def _is_original(meta: pd.DataFrame) -> np.ndarray:
-    """Rows that are not augmented copies (windows of an original count as original)."""
-    if "augmentation" not in meta:
-        return np.ones(len(meta), dtype=bool)
-    return meta["augmentation"].fillna("").eq("").to_numpy()
-
-
 def _sources(meta: pd.DataFrame) -> pd.DataFrame:
     """One row per source clip, with the columns folds are drawn over."""
-    originals = meta[_is_original(meta)].assign(source_id=_source_ids(meta)[_is_original(meta)])
+    original = ~is_augmented(meta)
+    originals = meta[original].assign(source_id=source_ids(meta)[original])
     columns = [c for c in ("source_id", "speaker", "sentence", "corpus", "emotion", "gender") if c in originals]
     return originals[columns].drop_duplicates("source_id").reset_index(drop=True)
 
@@ -89,8 +80,8 @@ def _carve_validation(sources: pd.DataFrame, train_sources: pd.DataFrame, group:
 
 def _to_fold(meta: pd.DataFrame, name: str, train_src: set, val_src: set, test_src: set) -> Fold:
     """Row positions for a fold given its source-id sets (augmented copies only go to training)."""
-    source = _source_ids(meta).to_numpy()
-    original = _is_original(meta)
+    source = source_ids(meta)
+    original = ~is_augmented(meta)
     train = np.flatnonzero(np.isin(source, list(train_src)))
     val = np.flatnonzero(np.isin(source, list(val_src)) & original)
     test = np.flatnonzero(np.isin(source, list(test_src)) & original)
@@ -181,7 +172,7 @@ def make_folds(meta: pd.DataFrame, protocol: str, *, n_folds: int | None = None,
 
 def check_fold(meta: pd.DataFrame, fold: Fold, *, speaker_independent: bool = False) -> None:
     """Raise :class:`LeakError` if a source clip (or, when required, a speaker) is on two sides."""
-    source = _source_ids(meta).to_numpy()
+    source = source_ids(meta)
     parts = {"train": fold.train, "val": fold.val, "test": fold.test}
     for a, b in (("train", "test"), ("train", "val"), ("val", "test")):
         shared = set(source[parts[a]]) & set(source[parts[b]])
@@ -213,3 +204,64 @@ class ProtocolSplit:
             raise ValueError(f"X has {len(X)} rows but the protocol was built for {self.n_rows}")
         for fold in self.folds:
             yield fold.train, fold.test
+
+
+def validation_split(meta: pd.DataFrame, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows) of a training part, for early stopping and model selection.
+
+    Whole speakers are held out (source clips when there are fewer than 3 speakers), so validation
+    asks the question the test does: a voice not heard in training. Validation holds original rows
+    only, and no copy of a validation clip trains.
+    """
+    meta = meta.reset_index(drop=True)
+    n = len(meta)
+    if val_fraction <= 0 or n < 2:
+        return np.arange(n), np.array([], dtype=int)
+    sources = source_ids(meta)
+    rng = np.random.default_rng(seed)
+    speakers = meta["speaker"].astype(str).to_numpy() if "speaker" in meta else None
+    if speakers is not None and len(np.unique(speakers)) >= 3:
+        groups = np.unique(speakers)
+        n_val = min(len(groups) - 1, max(1, int(round(val_fraction * len(groups)))))
+        held = np.isin(speakers, rng.choice(groups, size=n_val, replace=False))
+    else:
+        unique = np.unique(sources)
+        n_val = min(len(unique) - 1, max(1, int(round(val_fraction * len(unique)))))
+        held = np.isin(sources, rng.choice(unique, size=n_val, replace=False))
+    in_val = np.isin(sources, np.unique(sources[held]))
+    return np.flatnonzero(~in_val), np.flatnonzero(in_val & ~is_augmented(meta))
+
+
+def lopo_applicable(meta: pd.DataFrame, min_sentences: int = 3) -> tuple[bool, str]:
+    """Whether leave-one-phrase-out makes sense here, and why (or why not), in words.
+
+    It needs sentence labels, at least ``min_sentences`` sentences, and a sentence design: each
+    sentence spoken by several speakers (otherwise leaving a sentence out is leaving a speaker out).
+    """
+    if "sentence" not in meta or meta["sentence"].isna().all():
+        return False, "the corpus has no sentence labels"
+    originals = meta[~is_augmented(meta)]
+    n_sentences = originals["sentence"].nunique()
+    if n_sentences < min_sentences:
+        return False, f"only {n_sentences} sentence(s) (LOPO needs at least {min_sentences})"
+    speakers = originals.groupby("sentence")["speaker"].nunique()
+    if speakers.median() <= 1:
+        return False, "each sentence is spoken by a single speaker: leaving a sentence out would leave a speaker out"
+    return True, f"{n_sentences} sentences, each spoken by {int(speakers.median())} speakers (median)"
+
+
+def leak_audit(meta: pd.DataFrame, folds: Sequence[Fold]) -> dict[str, float]:
+    """What the test rows of a protocol share with its training rows, averaged over folds (fractions of test rows).
+
+    ``clip in training``: the test row's source clip (itself, another copy or a window of it) is in training;
+    ``speaker in training`` / ``sentence in training``: some recording of that speaker / sentence is.
+    """
+    meta = meta.reset_index(drop=True)
+    columns = {"clip in training": source_ids(meta), "speaker in training": meta["speaker"].astype(str).to_numpy()}
+    if "sentence" in meta and meta["sentence"].notna().any():
+        columns["sentence in training"] = meta["sentence"].astype(str).to_numpy()
+    out: dict[str, float] = {"folds": float(len(folds))}
+    for label, values in columns.items():
+        shares = [np.isin(values[f.test], values[f.train]).mean() for f in folds if len(f.test)]
+        out[label] = float(np.mean(shares)) if shares else float("nan")
+    return out

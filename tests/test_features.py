@@ -299,7 +299,7 @@ from ser_utils.features import FEATURE_SETS, compute, extract_features
 from ser_utils.features.registry import must_isolate
 fs = FEATURE_SETS["prosody"]
 assert not must_isolate(fs, fs.resolve())
-from ser_utils.models._backend import keras_module
+from ser_utils.models.backend import keras_module
 keras_module()
 assert must_isolate(fs, fs.resolve()) and not must_isolate(FEATURE_SETS["kaggle162"], {{}})
 rows = pd.read_csv({str(tmp_path / 'rows.csv')!r})

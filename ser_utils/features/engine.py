@@ -23,7 +23,7 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,11 @@ class FeatureTable:
     def labels(self, column: str = "emotion") -> np.ndarray:
         """One label per row of ``X``."""
         return self.meta[column].to_numpy()
+
+    def take(self, rows: np.ndarray) -> "FeatureTable":
+        """The table restricted to ``rows`` (positions), meta re-indexed from 0; skipped rows kept."""
+        rows = np.asarray(rows)
+        return replace(self, X=np.asarray(self.X)[rows], meta=self.meta.iloc[rows].reset_index(drop=True))
 
     def frame(self) -> pd.DataFrame:
         """Vectors as a DataFrame (named feature columns, then meta), for inspection and export."""

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Sequence
 
-from ._backend import keras_module
+from .backend import keras_module
 from .common import BN_MOMENTUM, classifier, normalized_input
 
 

@@ -11,15 +11,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._backend import keras_module
+from ..normalize import NORM_AXES, reduced_axes
+from .backend import keras_module
 
 #: Batch-norm momentum of the 2-D networks. Keras' 0.99 suits long runs; a few hundred clips give ~15
 #: steps per epoch, and with early stopping after a handful of epochs the moving statistics used at
 #: test time would still be near their initial values. 0.9 lets them settle within a few epochs.
 BN_MOMENTUM = 0.9
 
-#: Normalisation modes: statistics per feature/coefficient (last axis), per mel band (images), or one pair.
-NORM_AXES = {"feature": -1, "band": 1, "global": None}
 
 
 def input_stats(X: np.ndarray, mode: str = "feature") -> tuple[np.ndarray, np.ndarray]:
@@ -29,14 +28,7 @@ def input_stats(X: np.ndarray, mode: str = "feature") -> tuple[np.ndarray, np.nd
     "band" (per row of an image: mel bands) or "global". Constant features get variance 1 (left unscaled).
     """
     X = np.asarray(X)
-    if mode not in NORM_AXES:
-        raise ValueError(f"unknown normalisation mode {mode!r}; choose one of {', '.join(NORM_AXES)}")
-    axis = NORM_AXES[mode]
-    if axis is None:
-        reduce = tuple(range(X.ndim))
-    else:
-        keep = axis % X.ndim
-        reduce = tuple(i for i in range(X.ndim) if i != keep)
+    reduce = reduced_axes(X.ndim, mode)
     mean = X.mean(axis=reduce, dtype=np.float64)
     var = X.var(axis=reduce, dtype=np.float64)
     var = np.where(var > 1e-12, var, 1.0)

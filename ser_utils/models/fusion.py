@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ._backend import keras_module
+from .backend import keras_module
 from .common import BN_MOMENTUM, classifier, normalized_input
 
 HEADS = ("mlp", "lstm", "bilstm")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ._backend import keras_module
+from .backend import keras_module
 from .common import as_list, classifier, normalized_input
 
 
