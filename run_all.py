@@ -6,7 +6,7 @@
     python run_all.py --quick --notebooks 00   # a fast smoke run of one notebook
     python run_all.py --list                   # datasets (and whether their data is here) and notebooks
 
-Parameters come from params/defaults.yaml, then params/<dataset>.yaml, then params/quick.yaml
+Parameters: each notebook's parameters cell holds its defaults; then params/<dataset>.yaml, params/quick.yaml
 (with --quick), then --params FILE, then -p key=value (or -p NN_name.key=value for one notebook).
 Reports go to reports/<dataset>/: one executed .ipynb and one .html per notebook, index.html,
 results.csv and run.json. Exit code: 0 when every notebook ran, 1 when one failed (the others still
@@ -98,7 +98,7 @@ def load_parameters(args: argparse.Namespace):
     from ser_utils.params import ParameterSet, load_yaml, parse_overrides
 
     params = ParameterSet()
-    layers = [PARAMS_DIR / "defaults.yaml", PARAMS_DIR / f"{args.dataset.lower()}.yaml"]
+    layers = [PARAMS_DIR / f"{args.dataset.lower()}.yaml"]
     if args.quick:
         layers.append(PARAMS_DIR / "quick.yaml")
     for path in layers:

@@ -151,12 +151,12 @@ def select_on_test(results: Sequence[CVResult], *, experiment: str | None = None
                     chance_levels(predictions["true"], sorted(set(predictions["true"]))))
 
 
-def leaky_search(model: Any, table: FeatureTable, grid: Mapping[str, Sequence], **kwargs) -> CVResult:
+def leaky_search(pipeline: Any, table: FeatureTable, grid: Mapping[str, Sequence], **kwargs) -> CVResult:
     """The leaky recipe end to end: ``protocol="leaky"`` folds, every grid point, the best per fold on test.
 
-    ``model`` is a plain pipeline (not a search); ``kwargs`` go to :func:`~ser_utils.evaluation.cross_validate`.
+    ``pipeline`` is a plain pipeline (not a search); ``kwargs`` go to :func:`~ser_utils.evaluation.cross_validate`.
     """
-    candidates = [cross_validate(clone(model).set_params(**point), table, "leaky", **kwargs)
+    candidates = [cross_validate(clone(pipeline).set_params(**point), table, "leaky", **kwargs)
                   for point in ParameterGrid(dict(grid))]
     return select_on_test(candidates)
 

@@ -21,7 +21,7 @@ from .baselines import configuration_grid
 from .evaluation import CVResult
 from .metrics import confusion
 from .models import MODELS
-from .training import steady_epoch_seconds
+from .training import architecture_table, build_network, steady_epoch_seconds
 
 
 def plot_confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], title: str = ""):
@@ -124,6 +124,14 @@ def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", max_f
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def describe_architecture(network: str, tables: Sequence[Any], *, params: Mapping[str, Any] | None = None,
+                          n_classes: int | None = None) -> pd.DataFrame:
+    """The layers of ``network`` as built for these feature tables' shapes (one table per input)."""
+    tables = list(tables) if isinstance(tables, (list, tuple)) else [tables]
+    n_classes = n_classes or int(tables[0].meta["emotion"].nunique())
+    return architecture_table(build_network(network, [np.asarray(t.X[:2]) for t in tables], n_classes, params))
 
 
 def results_table(results: Sequence[CVResult], *, metric: str = "uar") -> pd.DataFrame:

@@ -58,7 +58,8 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     or a mapping of its settings. With ``config.ensemble`` > 1 several networks (seeds differ) are
     trained and their probabilities averaged; with ``config.refit`` the epochs chosen on validation
     speakers are re-run on the whole training part; with ``config.progressive_epochs`` > 0 the last
-    input of ``X`` holds larger images of the same clips, trained on after the small ones.
+    input of ``X`` may hold larger images of the same clips (one input more than the network takes),
+    trained on after the small ones and used for prediction.
     """
 
     def __init__(self, model: str = "cnn1", params: Mapping[str, Any] | None = None,
@@ -75,10 +76,11 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_inputs(self, X: list[np.ndarray], name: str, config: TrainConfig) -> list[str]:
         kinds = list(get_model(name).input_kinds)
-        if config.progressive_epochs > 0:
+        self.progressive_ = config.progressive_epochs > 0 and len(X) == len(kinds) + 1
+        if self.progressive_:
             kinds.append(kinds[-1])
         if len(X) != len(kinds):
-            extra = " plus the large images of progressive resizing" if config.progressive_epochs > 0 else ""
+            extra = " (plus, for progressive resizing, the large images)" if config.progressive_epochs > 0 else ""
             raise ValueError(f"network {name!r} takes {len(get_model(name).inputs)} input(s) "
                              f"({', '.join(get_model(name).inputs)}){extra}, got {len(X)}")
         for x, kind in zip(X, kinds):
@@ -115,7 +117,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
                       kinds: list[str], train: np.ndarray, val: np.ndarray, seed: int) -> tuple[Any, pd.DataFrame, int]:
         """One network: epochs chosen on validation (then optionally refit on everything), optionally
         continued on the large images. Returns (network, history, best epoch)."""
-        small = X[:-1] if config.progressive_epochs > 0 else X
+        small = X[:-1] if self.progressive_ else X
         n = len(self.classes_)
         fit = fit_network(name, [x[train] for x in small], y[train], n, X_val=[x[val] for x in small], y_val=y[val],
                           kinds=kinds, params=params, config=config, seed=seed)
@@ -126,7 +128,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
                                 config=config.replace(patience=0), seed=seed, epochs=max(1, fit.best_epoch))
             history = pd.concat([history.assign(stage="select"), again.history.assign(stage="refit")], ignore_index=True)
             network = again.model
-        if config.progressive_epochs > 0:
+        if self.progressive_:
             large = [X[-1]]
             bigger = build_network(name, [large[0][train]], n, params)
             copy_weights(network, bigger, skip=[layer.name for layer in bigger.layers if layer.name.endswith("_norm")])
@@ -140,7 +142,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------------------------------------------
     def _predict_inputs(self, X: Any) -> list[np.ndarray]:
         X = _as_list(X)
-        return X[-1:] if TrainConfig.from_dict(self.config).progressive_epochs > 0 else X
+        return X[-1:] if self.progressive_ else X
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (columns in the order of ``classes_``), averaged over ensemble members."""
@@ -233,6 +235,7 @@ class FineTuner(NetworkClassifier):
         if expected != got:
             raise ValueError(f"the target's input shapes {got} differ from the pre-trained network's {expected}: "
                              f"extract the target with the same feature sets and parameters as the source")
+        self.progressive_ = False
         return list(get_model(name).input_kinds)
 
     def _train_member(self, name, params, config, X, y, kinds, train, val, seed):
@@ -318,7 +321,7 @@ def fit_final(estimator: NetworkClassifier, tables: FeatureTable | Sequence[Feat
     fitted = clone(estimator).fit(take(X, rows), meta["emotion"].astype(str).to_numpy()[rows],
                                   meta=meta.iloc[rows].reset_index(drop=True))
     name, params, config = fitted._settings()
-    described = tables[-1:] if config.progressive_epochs > 0 else tables
+    described = tables[-1:] if fitted.progressive_ else tables
     history = fitted.history_
     fitted.description_ = {
         "model": name, "labels": [str(c) for c in fitted.classes_], "inputs": [describe_input(t) for t in described],

@@ -5,10 +5,14 @@ silently run with the default. Here every key is checked against the ``parameter
 notebooks before anything runs, with a "did you mean" hint, and values are checked against the type
 of the notebook's default.
 
-Layers, later wins: ``params/defaults.yaml`` → ``params/<dataset>.yaml`` → ``params/quick.yaml``
-(with ``--quick``) → ``--params FILE`` → ``-p key=value``. A YAML file holds flat keys, which go to
-every notebook that declares them, and an optional ``notebooks:`` mapping of per-notebook keys
-(``notebooks: {05_cnn: {epochs: 50}}``); on the command line ``-p 05_cnn.epochs=50`` does the same.
+Each notebook's ``parameters`` cell holds its defaults (papermill's convention); the layers hold only
+changes, later wins: ``params/<dataset>.yaml`` → ``params/quick.yaml`` (with ``--quick``) →
+``--params FILE`` → ``-p key=value``. A YAML file holds flat keys, which go to every notebook that
+declares them, and an optional ``notebooks:`` mapping of per-notebook keys
+(``notebooks: {05_cnn: {networks: [cnn1]}}``); on the command line ``-p 05_cnn.networks=[cnn1]`` does the
+same. A mapping value is merged into the same mapping of an earlier layer and, last, into the notebook's
+default mapping (``-p training='{epochs: 5}'`` keeps the other training settings of ``--quick`` and of
+the notebook).
 """
 
 from __future__ import annotations
@@ -43,16 +47,29 @@ class ParameterSet:
         for values in self.per_notebook.values():
             for key in other.common:
                 values.pop(key, None)
-        self.common.update(other.common)
+        _merge(self.common, other.common)
         for nb, values in other.per_notebook.items():
-            self.per_notebook.setdefault(nb, {}).update(values)
+            _merge(self.per_notebook.setdefault(nb, {}), values)
         self.sources.extend(other.sources)
 
     def for_notebook(self, notebook: str, declared: dict[str, Any]) -> dict[str, Any]:
         """The values to inject into ``notebook``: only the keys its parameters cell declares."""
         merged = {k: v for k, v in self.common.items() if k in declared}
-        merged.update(self.per_notebook.get(notebook, {}))
-        return merged
+        _merge(merged, self.per_notebook.get(notebook, {}))
+        defaults = {k: v for k, v in declared.items() if isinstance(v, dict) and isinstance(merged.get(k), dict)}
+        _merge(defaults, {k: merged[k] for k in defaults})  # a mapping changes the notebook's default mapping
+        return {**merged, **defaults}
+
+
+def _merge(into: dict[str, Any], values: dict[str, Any]) -> None:
+    """``into.update(values)``, except that a mapping merges into a mapping already there (recursively)."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merged = dict(into[key])
+            _merge(merged, value)
+            into[key] = merged
+        else:
+            into[key] = value
 
 
 def load_yaml(path: str | Path) -> ParameterSet:

@@ -150,6 +150,30 @@ def predict_files(model_path: str | Path, paths: Sequence[str | Path] | str | Pa
     return load_predictor(model_path).predict(paths, **kwargs)
 
 
+def demo(model_path: str | Path, manifest: pd.DataFrame, *, gender_column: str = "gender") -> tuple[pd.DataFrame, str]:
+    """The notebooks' prediction demo: one clip per emotion of the first speaker, from Python and from the
+    command line. Returns (the prediction table with the true emotion, what the command printed).
+
+    Those clips were in training, so this shows how to use a model, not how good it is.
+    """
+    import subprocess
+
+    predictor = load_predictor(model_path)
+    one = manifest[manifest["speaker"] == manifest["speaker"].iloc[0]]
+    clips = one.groupby("emotion").head(1)
+    gender = str(one[gender_column].iloc[0]) if gender_column in one else ""
+    gender = gender if gender in ("male", "female") else None
+    refs = list(clips["path"]) if predictor.speaker_norm else None
+    table = predictor.predict(list(clips["path"]), gender=gender, speaker_ref=refs).assign(true=list(clips["emotion"]))
+    table["file"] = table["file"].map(lambda p: Path(p).name)
+    args = [str(model_path), str(clips["path"].iloc[0]), *(["--gender", gender] if gender else []),
+            *(["--speaker-ref", *refs] if refs else [])]
+    done = subprocess.run([sys.executable, "-m", "ser_utils.predict", *args], capture_output=True, text=True)
+    shown = f"$ python -m ser_utils.predict {Path(model_path).name} {Path(clips['path'].iloc[0]).name}" \
+            f"{' --gender ' + gender if gender else ''}{' --speaker-ref ...' if refs else ''}   → exit status {done.returncode}"
+    return table, shown + "\n" + done.stdout + done.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # Command line
 

@@ -21,8 +21,8 @@ class TrainConfig:
     stopping has chosen the number of epochs, train a fresh network on the whole training part
     (validation speakers included) for that many epochs (about twice the cost). ``ensemble``: that many
     networks (seeds differ), probabilities averaged (cost × n). ``progressive_epochs`` > 0:
-    progressive resizing; the last input holds the same clips as larger images, trained on for that
-    many epochs after the small ones. ``deterministic``: TensorFlow's deterministic ops (slower on CPU;
+    progressive resizing, for a network given one input more than it takes (the same clips as larger
+    images): that many epochs on them after the small ones. ``deterministic``: TensorFlow's deterministic ops (slower on CPU;
     seeded runs repeat exactly on one machine without them). ``mixed_precision``: "auto" = on a GPU only.
     """
 
