@@ -144,6 +144,7 @@ def _short_error(exc: BaseException) -> str:
 def run_notebook(source: Path, out_dir: Path, parameters: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Execute one notebook with Papermill and render it; a failure is recorded, not raised."""
     import papermill as pm
+
     from ser_utils.results import read_headlines
 
     output = out_dir / source.name

@@ -31,13 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", help="e.g. 05,06 (default: all)")
     parser.add_argument("--quick", action="store_true", help="the quick parameters instead of the defaults")
     parser.add_argument("--warm", action="store_true", help="use the project's cache instead of an empty one")
+    parser.add_argument("--out", help="keep the reports here (default: a temporary folder, removed)")
     parser.add_argument("-p", dest="param", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ser-study-") as tmp:
         env = dict(os.environ)
         if not args.warm:
             env["SER_CACHE_DIR"] = str(Path(tmp) / "cache")
-        out = Path(tmp) / "reports"
+        out = Path(args.out) if args.out else Path(tmp) / "reports"
         command = [sys.executable, str(REPO / "run_all.py"), "--dataset", args.dataset, "--out", str(out)]
         command += ["--data-dir", args.data_dir] if args.data_dir else []
         command += ["--notebooks", args.notebooks] if args.notebooks else []

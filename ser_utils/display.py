@@ -10,7 +10,8 @@ imports no plotting; this module is where matplotlib, seaborn and IPython displa
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,7 +22,7 @@ from .baselines import configuration_grid
 from .evaluation import CVResult
 from .metrics import confusion
 from .models import MODELS
-from .training import architecture_table, build_network, steady_epoch_seconds
+from .training import architecture_table, build_network
 
 
 def plot_confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], title: str = ""):

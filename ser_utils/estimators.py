@@ -19,10 +19,11 @@ stay cheap and a network cached on disk is shared by every fold.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,8 +35,15 @@ from .features import FEATURE_SETS, FeatureTable, get_feature_set
 from .models import ACCEPTS, configure_device, get_model, keras_module
 from .rows import is_augmented, source_ids
 from .splits import validation_split
-from .training import (TrainConfig, average_models, build_network, copy_weights, fit_network, predict_proba,
-                       steady_epoch_seconds)
+from .training import (
+    TrainConfig,
+    average_models,
+    build_network,
+    copy_weights,
+    fit_network,
+    predict_proba,
+    steady_epoch_seconds,
+)
 
 #: Fine-tuning strategies: a new output layer on the frozen network, then also the last block.
 FINE_TUNING = ("head", "last_block")
@@ -89,7 +97,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
                                  f"{_NDIM[kind] - 1}-D per row); got an array of shape {x.shape}")
         return kinds
 
-    def fit(self, X: Any, y: Sequence, meta: pd.DataFrame | None = None) -> "NetworkClassifier":
+    def fit(self, X: Any, y: Sequence, meta: pd.DataFrame | None = None) -> NetworkClassifier:
         """Train on ``X``/``y``; validation speakers (or clips) carved from ``meta``'s rows."""
         name, params, config = self._settings()
         device = configure_device(config.mixed_precision, config.deterministic)
@@ -242,13 +250,16 @@ class FineTuner(NetworkClassifier):
         source, description = modelfile.load(self.source)
         keras_module().utils.set_random_seed(seed)
         network = with_new_head(source, description, len(self.classes_))
+        reuse = [str(Path(self.source).resolve()), Path(self.source).stat().st_mtime, len(self.classes_)]
         common = dict(X_val=[x[val] for x in X], y_val=y[val], kinds=kinds, config=config, model=network)
-        fit = fit_network(name, [x[train] for x in X], y[train], len(self.classes_), seed=seed, **common)
+        fit = fit_network(name, [x[train] for x in X], y[train], len(self.classes_), seed=seed,
+                          reuse=[*reuse, "head"], **common)
         history = fit.history.assign(stage="head")
         if self.strategy == "last_block":
             unfreeze_last_block(network)
             more = fit_network(name, [x[train] for x in X], y[train], len(self.classes_), seed=seed + 1,
-                               learning_rate=config.learning_rate * self.lr_factor, **common)
+                               learning_rate=config.learning_rate * self.lr_factor, reuse=[*reuse, "last block"],
+                               **common)
             history = pd.concat([history, more.history.assign(stage="last block")], ignore_index=True)
         return network, history, fit.best_epoch
 
@@ -268,7 +279,7 @@ class ZeroShot(ClassifierMixin, BaseEstimator):
     def model(self) -> str:
         return modelfile.read_description(self.source)["model"]
 
-    def fit(self, X: Any, y: Sequence, meta: pd.DataFrame | None = None) -> "ZeroShot":
+    def fit(self, X: Any, y: Sequence, meta: pd.DataFrame | None = None) -> ZeroShot:
         _, description = modelfile.load(self.source)
         shared = sorted(set(map(str, y)) & set(description["labels"]))
         if not shared:

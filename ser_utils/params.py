@@ -41,7 +41,7 @@ class ParameterSet:
     per_notebook: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
-    def update(self, other: "ParameterSet") -> None:
+    def update(self, other: ParameterSet) -> None:
         """Overlay ``other`` on this set: its values win, its flat keys over earlier per-notebook ones too
         (``-p model=cnn1`` beats ``notebooks: {08_transfer_learning: {model: conv1d5}}`` in defaults.yaml)."""
         for values in self.per_notebook.values():

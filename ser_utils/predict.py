@@ -22,9 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from .audio import AudioConfig, AudioError, load_clip
 from .modelfile import ModelFileError, load
 from .normalize import MODE_OF_KIND, apply, statistics
 from .training import predict_proba
+
 
 class PredictionError(ValueError):
     """A file cannot be classified (not audio, too short, silent ...): ``reason`` says why."""

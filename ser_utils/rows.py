@@ -7,7 +7,7 @@ comes from (``source_id``; a table without that column: its own ``utt_id``) and 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

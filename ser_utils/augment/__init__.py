@@ -10,8 +10,17 @@
 
 from .manifest import AUG_COLUMNS, LeakageError, assert_no_leak, augment_manifest, derive_seed, source_ids
 from .presets import PRESETS, Preset, apply_augmentation, describe_presets, get_preset
-from .spectrogram import (brightness, image_augment, mask_bands, mask_frames, mixup, rotate, spec_augment,
-                          spec_augment_mask, zoom)
+from .spectrogram import (
+                          brightness,
+                          image_augment,
+                          mask_bands,
+                          mask_frames,
+                          mixup,
+                          rotate,
+                          spec_augment,
+                          spec_augment_mask,
+                          zoom,
+)
 from .waveform import add_noise_snr, add_peak_noise, gain, low_pass, pitch_shift, rms, time_shift, time_stretch
 
 __all__ = [

@@ -88,7 +88,7 @@ class FeatureTable:
         """One label per row of ``X``."""
         return self.meta[column].to_numpy()
 
-    def take(self, rows: np.ndarray) -> "FeatureTable":
+    def take(self, rows: np.ndarray) -> FeatureTable:
         """The table restricted to ``rows`` (positions), meta re-indexed from 0; skipped rows kept."""
         rows = np.asarray(rows)
         return replace(self, X=np.asarray(self.X)[rows], meta=self.meta.iloc[rows].reset_index(drop=True))

@@ -46,8 +46,8 @@ def keras_module(quiet: bool = True):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with _quiet_stderr() if quiet else contextlib.nullcontext():
-        import tensorflow as tf  # noqa: F401 - imported first so its banner is silenced too
         import keras
+        import tensorflow as tf  # noqa: F401 - imported first so its banner is silenced too
         tf.constant(0.0) + 1.0  # the CPU-feature notice is printed on the first op
     return keras
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .backend import keras_module
 from .common import BN_MOMENTUM, classifier, normalized_input

@@ -7,7 +7,8 @@ model, so prediction needs no separate scaler and a test fold never leaks into t
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -9,7 +9,7 @@ features; training both together is simpler to save and gives the head the same 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .backend import keras_module
 from .common import BN_MOMENTUM, classifier, normalized_input

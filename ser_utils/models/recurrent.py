@@ -6,7 +6,7 @@ GRU, dropout), so the CRNN study's variation table is one loop over :data:`CRNN_
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .backend import keras_module
 from .common import as_list, classifier, normalized_input

@@ -7,7 +7,7 @@ to Keras directly, which is faster.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

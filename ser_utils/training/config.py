@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass
@@ -48,7 +49,7 @@ class TrainConfig:
     verbose: int = 0
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | "TrainConfig" | None = None, **changes: Any) -> "TrainConfig":
+    def from_dict(cls, values: Mapping[str, Any] | TrainConfig | None = None, **changes: Any) -> TrainConfig:
         """A config from a mapping (e.g. a notebook's ``training`` parameter) plus ``changes``; unknown keys are an error."""
         values = asdict(values) if isinstance(values, TrainConfig) else dict(values or {})
         values.update(changes)
@@ -58,7 +59,7 @@ class TrainConfig:
             raise ValueError(f"TrainConfig has no setting(s) {unknown}; valid: {valid}")
         return cls(**values)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some settings changed (unknown names are an error)."""
         return TrainConfig.from_dict(self, **changes)
 

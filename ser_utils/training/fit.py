@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..models import get_model, input_stats, keras_module
+from ..normalize import NORM_AXES
 from .batches import batch_class
 from .config import TrainConfig
 
@@ -76,15 +80,72 @@ def build_network(model_name: str, X_train: Sequence[np.ndarray], n_classes: int
     return spec.build([np.shape(x)[1:] for x in X_train], n_classes, norm=norm, **dict(params or {}))
 
 
+def standardize(X: np.ndarray, stats: tuple[np.ndarray, np.ndarray], mode: str) -> np.ndarray:
+    """What a network's input normalisation layer computes, in numpy: ``(X - mean) / max(sqrt(var), 1e-7)``."""
+    mean, var = (np.asarray(s, np.float64) for s in stats)
+    axis = NORM_AXES[mode]
+    shape = [1] * X.ndim
+    if axis is not None:
+        shape[axis % X.ndim] = -1
+    mean, var = mean.reshape(shape) if mean.ndim else mean, var.reshape(shape) if var.ndim else var
+    return ((X - mean) / np.maximum(np.sqrt(var), 1e-7)).astype(np.float32)
+
+
+#: Compiled networks kept for reuse, keyed by what their traced training step depends on (most recent last).
+_TRAINERS: OrderedDict[str, Any] = OrderedDict()
+_MAX_TRAINERS = 4
+
+
+def _trainer(key: list[Any], build: Any, config: TrainConfig, learning_rate: float) -> Any:
+    """A compiled network reused by every fit with the same ``key`` (network, shapes, optimiser settings):
+    Keras traces its training step once, not once per fold. ``build()`` makes it the first time.
+
+    Each fit overwrites all of its state (weights, dropout seeds, optimiser slots, learning rate), so a
+    fit through it gives what a freshly built and compiled network would.
+    """
+    keras = keras_module()
+    key = json.dumps([*key, learning_rate, config.weight_decay, config.label_smoothing,
+                      keras.mixed_precision.global_policy().name], sort_keys=True, default=str)
+    if key in _TRAINERS:
+        _TRAINERS.move_to_end(key)
+        return _TRAINERS[key]
+    trainer = build()
+    _compile(trainer, config, learning_rate)
+    _TRAINERS[key] = trainer
+    while len(_TRAINERS) > _MAX_TRAINERS:
+        _TRAINERS.popitem(last=False)
+    return trainer
+
+
+def _compile(model: Any, config: TrainConfig, learning_rate: float) -> None:
+    keras = keras_module()
+    optimizer = keras.optimizers.Adam(learning_rate,
+                                      weight_decay=config.weight_decay if config.weight_decay > 0 else None)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=float(config.label_smoothing))
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def _load_state(trainer: Any, network: Any, learning_rate: float) -> None:
+    """Give ``trainer`` the ``network``'s weights and random-generator states, and a fresh optimiser."""
+    for target, source in zip(trainer.variables, network.variables, strict=True):
+        target.assign(source)
+    if trainer.optimizer.built:
+        for variable in trainer.optimizer.variables:
+            variable.assign(learning_rate if "learning_rate" in variable.path else np.zeros(variable.shape, variable.dtype))
+
+
 def fit_network(model_name: str, X_train: Sequence[np.ndarray], y_train: np.ndarray, n_classes: int, *,
                 X_val: Sequence[np.ndarray] | None = None, y_val: np.ndarray | None = None,
                 kinds: Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
                 config: TrainConfig | None = None, seed: int | None = None, model: Any = None,
-                epochs: int | None = None, learning_rate: float | None = None) -> FitResult:
+                epochs: int | None = None, learning_rate: float | None = None, reuse: Any = None) -> FitResult:
     """Build (or continue, when ``model`` is given) and train one network; integer labels ``y``.
 
     Normalisation statistics come from ``X_train`` only. Validation data (if any) drives early
-    stopping and the learning-rate schedule; the best epoch's weights are kept.
+    stopping and the learning-rate schedule; the best epoch's weights are kept. A fresh network is
+    trained through a compiled copy reused across fits (:func:`_trainer`); so is a given ``model``
+    when ``reuse`` names what makes its fits alike (e.g. the pre-trained file and the stage of
+    fine-tuning), otherwise it is compiled anew.
     """
     keras = keras_module()
     config = config or TrainConfig()
@@ -92,13 +153,30 @@ def fit_network(model_name: str, X_train: Sequence[np.ndarray], y_train: np.ndar
     seed = config.seed if seed is None else int(seed)
     X_train = [np.asarray(x, dtype=np.float32) for x in X_train]
     y_train = np.asarray(y_train, dtype=int)
+    learning_rate = float(learning_rate or config.learning_rate)
+    reusable = keras.mixed_precision.global_policy().name == "float32"  # (a loss-scale optimiser is not reset here)
+    network = model
+    if model is None:  # a fresh network: its compiled copy has identity input normalisation, fed standardised inputs
+        spec = get_model(model_name)
+        shapes = [x.shape[1:] for x in X_train]
+        trainer = _trainer([model_name, dict(params or {}), shapes, n_classes],
+                           lambda: spec.build(shapes, n_classes, **dict(params or {})), config, learning_rate) if reusable else None
+        keras.utils.set_random_seed(seed)
+        network = build_network(model_name, X_train, n_classes, params)
+        if trainer is not None:
+            stats = [input_stats(x, mode) for x, mode in zip(X_train, spec.norm)]
+            X_train = [standardize(x, st, mode) for x, st, mode in zip(X_train, stats, spec.norm)]
+            if X_val is not None:
+                X_val = [standardize(np.asarray(x, np.float32), st, mode) for x, st, mode in zip(X_val, stats, spec.norm)]
+    else:
+        trainer = _trainer([reuse], lambda: keras.models.clone_model(model), config, learning_rate) \
+            if reuse is not None and reusable else None
+    if trainer is None:
+        trainer = network
+        _compile(network, config, learning_rate)
+    else:
+        _load_state(trainer, network, learning_rate)
     keras.utils.set_random_seed(seed)
-    if model is None:
-        model = build_network(model_name, X_train, n_classes, params)
-    optimizer = keras.optimizers.Adam(learning_rate or config.learning_rate,
-                                      weight_decay=config.weight_decay if config.weight_decay > 0 else None)
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=float(config.label_smoothing))
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     Y = np.eye(n_classes, dtype=np.float32)[y_train]
     weights = class_weights(y_train, n_classes)[y_train].astype(np.float32) if config.class_weight else None
     has_val = X_val is not None and len(X_val[0]) > 0
@@ -116,16 +194,18 @@ def fit_network(model_name: str, X_train: Sequence[np.ndarray], y_train: np.ndar
     if config.mixup_alpha > 0 or spec_inputs:  # batches that change every pass
         batches = batch_class()(X_train, Y, weights, batch_size=config.batch_size, seed=seed,
                                 mixup_alpha=config.mixup_alpha, spec_augment_inputs=spec_inputs, kinds=kinds)
-        fitted = model.fit(batches, **common)
+        fitted = trainer.fit(batches, **common)
     else:  # arrays: Keras shuffles and batches them in its own input pipeline
-        fitted = model.fit(X_train[0] if len(X_train) == 1 else X_train, Y, sample_weight=weights,
-                           batch_size=config.batch_size, shuffle=True, **common)
+        fitted = trainer.fit(X_train[0] if len(X_train) == 1 else X_train, Y, sample_weight=weights,
+                             batch_size=config.batch_size, shuffle=True, **common)
+    if trainer is not network:
+        network.set_weights(trainer.get_weights())
     seconds = time.perf_counter() - start
     history = pd.DataFrame(fitted.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     history["seconds"] = times[:len(history)]
     best = int(history[monitor].to_numpy().argmin()) + 1 if config.patience else len(history)
-    return FitResult(model, history, best, seconds)
+    return FitResult(network, history, best, seconds)
 
 
 def steady_epoch_seconds(history: pd.DataFrame) -> np.ndarray:
