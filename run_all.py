@@ -235,7 +235,7 @@ def execute(args: argparse.Namespace) -> int:
     run = {
         "dataset": args.dataset, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
-        "duration_s": round((finished - started).total_seconds(), 1), "seed": params.common.get("seed"),
+        "duration_s": round((finished - started).total_seconds(), 1), "seed": params.common.get("seed", 0),
         "parameters": params.common, "parameter_sources": params.sources,
         "notebook_parameters": {r["name"]: r.pop("parameters") for r in records},
         "data": {"fingerprint": dataset.fingerprint(), "n_files": int(len(dataset.manifest)),

@@ -104,7 +104,7 @@ def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", max_f
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-    shown = [(name, h) for name, h in histories.items() if "member" not in h][:max_folds]  # first member
+    shown = [(name, h[h["member"] == 1] if "member" in h else h) for name, h in histories.items()][:max_folds]
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(1, len(shown))))
     for color, (name, h) in zip(colors, shown):
         if "stage" in h:  # the selection run (with validation), then later stages; not the refit

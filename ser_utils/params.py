@@ -43,10 +43,14 @@ class ParameterSet:
 
     def update(self, other: ParameterSet) -> None:
         """Overlay ``other`` on this set: its values win, its flat keys over earlier per-notebook ones too
-        (``-p model=cnn1`` beats ``notebooks: {08_transfer_learning: {model: conv1d5}}`` in defaults.yaml)."""
+        (``-p network=cnn1`` beats ``notebooks: {08_transfer_learning: {network: conv1d5}}`` in a dataset's
+        file); a flat mapping merges into an earlier per-notebook mapping instead of replacing it."""
         for values in self.per_notebook.values():
-            for key in other.common:
-                values.pop(key, None)
+            for key, value in other.common.items():
+                if isinstance(value, dict) and isinstance(values.get(key), dict):
+                    _merge(values[key], value)
+                else:
+                    values.pop(key, None)
         _merge(self.common, other.common)
         for nb, values in other.per_notebook.items():
             _merge(self.per_notebook.setdefault(nb, {}), values)

@@ -8,8 +8,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_utils.audio import (AudioConfig, AudioError, condition, fix_length, load_audio, load_clip, normalize,
-                             read_clip, segment, trim_silence, windows)
+from ser_utils.audio import (
+    AudioConfig,
+    AudioError,
+    condition,
+    fix_length,
+    load_audio,
+    load_clip,
+    normalize,
+    read_clip,
+    segment,
+    trim_silence,
+    windows,
+)
 
 SR = 16000
 

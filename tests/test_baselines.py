@@ -15,13 +15,26 @@ from sklearn.preprocessing import StandardScaler
 
 from ser_utils.audio import AudioConfig
 from ser_utils.augment import augment_manifest
-from ser_utils.baselines import (GRIDS, MODELS, Experiment, add_inflation, best_per_protocol, combine_tables,
-                                 configuration_grid, describe_models, leak_audit, lopo_applicable, make_model,
-                                 param_grid, plot_configurations, plot_protocol_bars, results_table, run_experiments,
-                                 select_on_test, tuned_model)
+from ser_utils.baselines import (
+    GRIDS,
+    MODELS,
+    Experiment,
+    add_inflation,
+    best_per_protocol,
+    configuration_grid,
+    describe_models,
+    leaky_search,
+    make_model,
+    param_grid,
+    results_table,
+    run_experiments,
+    select_on_test,
+    tuned_model,
+)
+from ser_utils.display import plot_configurations, plot_protocol_bars
 from ser_utils.evaluation import CVResult, cross_validate
-from ser_utils.features import FeatureTable
-from ser_utils.splits import make_folds
+from ser_utils.features import FeatureTable, combine_tables
+from ser_utils.splits import leak_audit, lopo_applicable, make_folds
 
 matplotlib.use("Agg")
 
@@ -256,9 +269,22 @@ def test_run_experiments_matches_a_direct_cross_validate() -> None:
     table = _separable()
     e = Experiment("toy", "svm", "loso")
     via_runner = run_experiments([e], {"toy": table}, progress=False)[e]
-    direct = cross_validate(np.asarray(table.X, dtype=np.float64), table.meta, tuned_model("svm"), "loso",
-                            experiment=e.name, features="toy", model_name="svm", progress=False)
+    direct = cross_validate(tuned_model("svm"), table, "loso", experiment=e.name, features="toy", model="svm",
+                            progress=False)
     assert via_runner.per_fold["uar"].tolist() == direct.per_fold["uar"].tolist()
+
+
+def test_leaky_search_picks_each_fold_s_best_candidate_on_its_test_part() -> None:
+    table = _separable()
+    grid = {"logreg__C": [0.001, 1.0]}
+    leaky = leaky_search(make_model("logreg"), table, grid, experiment="leaky", features="toy", model="logreg",
+                         n_folds=4, progress=False)
+    candidates = [cross_validate(make_model("logreg").set_params(logreg__C=c), table, "leaky", experiment=str(c),
+                                 n_folds=4, progress=False) for c in grid["logreg__C"]]
+    best = np.max([c.per_fold["uar"].to_numpy() for c in candidates], axis=0)
+    assert leaky.protocol == "leaky" and leaky.experiment == "leaky" and leaky.model == "logreg"
+    np.testing.assert_allclose(leaky.per_fold["uar"].to_numpy(), best)
+    assert len(leaky.predictions) == len(table)  # the leaky recipe scores every row
 
 
 def test_plot_protocol_bars_draws_one_bar_per_protocol_and_setting() -> None:

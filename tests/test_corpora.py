@@ -12,8 +12,15 @@ import pytest
 import soundfile as sf
 
 from ser_utils.corpora import CORPORA, CorpusNotFoundError, describe, read_corpus, reader
-from ser_utils.corpora.names import (CREMAD_EMOTIONS, EMODB_EMOTIONS, EMODB_GENDERS, EMOVO_EMOTIONS,
-                                     RAVDESS_EMOTIONS, SAVEE_EMOTIONS, TESS_EMOTIONS)
+from ser_utils.corpora.names import (
+    CREMAD_EMOTIONS,
+    EMODB_EMOTIONS,
+    EMODB_GENDERS,
+    EMOVO_EMOTIONS,
+    RAVDESS_EMOTIONS,
+    SAVEE_EMOTIONS,
+    TESS_EMOTIONS,
+)
 from ser_utils.corpora.reader import probe_audio
 from ser_utils.emotions import CANONICAL_EMOTIONS
 

@@ -14,8 +14,7 @@ import soundfile as sf
 
 import ser_utils
 from ser_utils.corpora import CorpusNotFoundError
-from ser_utils.datasets import (UnknownDatasetError, dataset_names, is_synthetic, load_dataset,
-                                resolve_dataset)
+from ser_utils.datasets import UnknownDatasetError, dataset_names, is_synthetic, load_dataset, resolve_dataset
 from ser_utils.emotions import CANONICAL_EMOTIONS, select_labels
 
 #: A few files per corpus, in each corpus' layout under its data-root folder.

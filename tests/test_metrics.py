@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ser_utils.metrics import chance_levels, confusion, per_class, plot_confusion, scores, summarize
+from ser_utils.display import plot_confusion
+from ser_utils.metrics import chance_levels, confusion, per_class, scores, summarize
 
 LABELS = ["angry", "neutral", "sad"]
 

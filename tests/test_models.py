@@ -8,8 +8,15 @@ import sys
 import numpy as np
 import pytest
 
-from ser_utils.models import (CRNN_VARIATIONS, MODELS, WeightsUnavailableError, build_model, describe_models,
-                              get_model, input_stats)
+from ser_utils.models import (
+    CRNN_VARIATIONS,
+    MODELS,
+    WeightsUnavailableError,
+    build_model,
+    describe_models,
+    get_model,
+    input_stats,
+)
 
 keras = pytest.importorskip("keras")
 
@@ -37,7 +44,8 @@ def _toy(shapes, n=60, n_classes=3, seed=0):
 
 
 def test_importing_the_package_does_not_import_tensorflow() -> None:
-    code = ("import sys, ser_utils, ser_utils.models, ser_utils.training, ser_utils.predict; "
+    code = ("import sys, ser_utils, ser_utils.models, ser_utils.training, ser_utils.predict, ser_utils.estimators, "
+            "ser_utils.evaluation, ser_utils.transfer, ser_utils.modelfile, ser_utils.display; "
             "ser_utils.models.describe_models(); print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -175,7 +183,7 @@ def test_a_visible_gpu_gets_mixed_precision_and_is_named(monkeypatch) -> None:
     """The GPU branch of configure_device, with TensorFlow's device queries replaced by a fake GPU."""
     from types import SimpleNamespace
 
-    from ser_utils.models import _backend
+    from ser_utils.models import backend
 
     calls = []
     fake_tf = SimpleNamespace(
@@ -185,17 +193,17 @@ def test_a_visible_gpu_gets_mixed_precision_and_is_named(monkeypatch) -> None:
             experimental=SimpleNamespace(set_memory_growth=lambda device, on: calls.append(("growth", on)),
                                          get_device_details=lambda device: {"device_name": "Fake GPU 80GB"},
                                          enable_op_determinism=lambda: calls.append("determinism"))))
-    monkeypatch.setattr(_backend, "tensorflow_module", lambda: fake_tf)
-    monkeypatch.setattr(_backend, "_CONFIGURED", {})
+    monkeypatch.setattr(backend, "tensorflow_module", lambda: fake_tf)
+    monkeypatch.setattr(backend, "_CONFIGURED", {})
     try:
-        info = _backend.configure_device("auto", deterministic=True)
+        info = backend.configure_device("auto", deterministic=True)
         assert info["device"] == "GPU: Fake GPU 80GB" and info["precision"] == "mixed_float16"
         assert ("growth", True) in calls and "determinism" in calls
         model = build_model("cnn1", [(24,)], 3)
         assert model.get_layer("conv").compute_dtype == "float16"
         assert model.get_layer("emotion").compute_dtype == "float32"  # softmax and loss stay float32
-        assert _backend.configure_device(False)["precision"] == "float32"
+        assert backend.configure_device(False)["precision"] == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
     monkeypatch.undo()
-    assert _backend.device_info()["device"].startswith("CPU")
+    assert backend.device_info()["device"].startswith("CPU")

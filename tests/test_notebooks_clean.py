@@ -45,3 +45,54 @@ def test_every_parameter_is_visible_to_papermill(path) -> None:
     assigned = {target.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
                 for target in node.targets if isinstance(target, ast.Name)}
     assert assigned == set(declared_parameters(path))
+
+
+def _parameters_and_later_code(nb) -> tuple[list[str], list[str]]:
+    """(names assigned in the parameters cell, in order; the code cells after it, IPython magics turned into Python)."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    names = [target.id for node in ast.parse(nb.cells[index].source).body if isinstance(node, ast.Assign)
+             for target in node.targets if isinstance(target, ast.Name)]
+    transform = TransformerManager().transform_cell
+    return names, [transform(c.source) for c in nb.cells[index + 1:] if c.cell_type == "code"]
+
+
+def unused_parameters(nb) -> list[str]:
+    """Parameters the notebook declares but never reads after its parameters cell (in declaration order).
+
+    A parameter counts as used when some later code cell reads its name (an ``ast.Name`` in a Load
+    context: an expression, a call argument, an f-string ...). The parameters run_all.py injects
+    (dataset, data_dir, reports_dir) follow the same rule: declared, they must be read.
+    """
+    import ast
+
+    names, cells = _parameters_and_later_code(nb)
+    read = {node.id for source in cells for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return [name for name in names if name not in read]
+
+
+def test_unused_parameter_detector_on_a_small_notebook() -> None:
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    nb = new_notebook(cells=[
+        new_markdown_cell("# t"),
+        new_code_cell("dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0\nepochs = 3\nleft = 1\n"
+                      "shadowed = 2", metadata={"tags": ["parameters"]}),
+        new_code_cell("%matplotlib inline\nprint(f'{dataset}', seed)\nshadowed = 5\nleft\n"),
+        new_markdown_cell("epochs and data_dir are only mentioned here"),
+        new_code_cell("!echo hi\nrun(epochs=epochs, out=reports_dir)"),
+    ])
+    # a name only assigned again (shadowed) or only written in markdown (data_dir) is not used
+    assert unused_parameters(nb) == ["data_dir", "shadowed"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_declared_parameter_is_used(path) -> None:
+    """A parameter the notebook never reads is a knob that does nothing: run_all.py -p would accept it silently."""
+    unused = unused_parameters(nbformat.read(path, as_version=4))
+    assert not unused, (f"{path.name} declares parameter(s) it never reads after its parameters cell: "
+                        f"{', '.join(unused)} (use them, or remove them from the parameters cell and params/*.yaml)")

@@ -38,9 +38,9 @@ def test_layers_later_wins_and_notebook_sections_merge(tmp_path) -> None:
 
 
 def test_a_later_flat_key_beats_an_earlier_notebook_section(tmp_path) -> None:
-    (tmp_path / "defaults.yaml").write_text("notebooks:\n  05_cnn: {epochs: 30, learning_rate: 0.01}\n")
+    (tmp_path / "demo.yaml").write_text("notebooks:\n  05_cnn: {epochs: 30, learning_rate: 0.01}\n")
     params = ParameterSet()
-    params.update(load_yaml(tmp_path / "defaults.yaml"))
+    params.update(load_yaml(tmp_path / "demo.yaml"))  # params/<dataset>.yaml
     params.update(parse_overrides(["epochs=3"]))  # run_all.py -p epochs=3
     assert params.for_notebook("05_cnn", DECLARED["05_cnn"]) == {"epochs": 3, "learning_rate": 0.01}
     params.update(parse_overrides(["05_cnn.epochs=4"]))  # a notebook key in the same or a later layer still wins
@@ -98,3 +98,61 @@ def test_project_parameter_files_are_valid() -> None:
     declared = {p.stem: declared_parameters(p) for p in discover_notebooks()}
     for path in sorted(PARAMS_DIR.glob("*.yaml")):
         validate(load_yaml(path), declared)
+
+
+MAPPINGS = {"06_lstm": {"seed": 0, "training": {"batch_size": 64, "epochs": 30},
+                        "model_params": {"bilstm": {"units": 64, "dense": 32}}, "image_size": [64, 64]}}
+
+
+def test_a_mapping_parameter_merges_into_the_notebook_default_mapping(tmp_path) -> None:
+    (tmp_path / "quick.yaml").write_text("training: {epochs: 2, patience: 1}\nimage_size: [32, 32]\n"
+                                         "notebooks:\n  06_lstm:\n    model_params: {bilstm: {units: 8}, lstm: {units: [4]}}\n")
+    params = ParameterSet()
+    params.update(load_yaml(tmp_path / "quick.yaml"))
+    values = params.for_notebook("06_lstm", MAPPINGS["06_lstm"])
+    # the notebook's batch_size survives; epochs from quick wins; patience is added
+    assert values["training"] == {"batch_size": 64, "epochs": 2, "patience": 1}
+    # nested mappings merge too: bilstm keeps its dense units, lstm is added
+    assert values["model_params"] == {"bilstm": {"units": 8, "dense": 32}, "lstm": {"units": [4]}}
+    assert values["image_size"] == [32, 32]  # a list is replaced, not merged
+    assert "seed" not in values  # nothing set: the notebook's own default applies
+    # -p training='{epochs: 5}' keeps quick's patience and the notebook's batch size
+    params.update(parse_overrides(["training={epochs: 5}"]))
+    assert params.for_notebook("06_lstm", MAPPINGS["06_lstm"])["training"] == {"batch_size": 64, "epochs": 5,
+                                                                               "patience": 1}
+    params.update(parse_overrides(["06_lstm.training={learning_rate: 1e-4}"]))
+    assert params.for_notebook("06_lstm", MAPPINGS["06_lstm"])["training"] == {
+        "batch_size": 64, "epochs": 5, "patience": 1, "learning_rate": 1e-4}
+    # the notebook's declared defaults are not changed by merging
+    assert MAPPINGS["06_lstm"]["training"] == {"batch_size": 64, "epochs": 30}
+    assert MAPPINGS["06_lstm"]["model_params"] == {"bilstm": {"units": 64, "dense": 32}}
+
+
+def test_quick_training_settings_merge_into_every_notebook_that_takes_them() -> None:
+    """params/quick.yaml's ``training`` mapping reaches notebooks 05-08 on top of their own defaults."""
+    from run_all import PARAMS_DIR, discover_notebooks
+    from ser_utils.training import TrainConfig
+
+    quick = load_yaml(PARAMS_DIR / "quick.yaml")
+    assert isinstance(quick.common.get("training"), dict) and quick.common["training"]
+    params = ParameterSet()
+    params.update(quick)
+    takers = 0
+    for path in discover_notebooks():
+        declared = declared_parameters(path)
+        if not isinstance(declared.get("training"), dict):
+            continue
+        takers += 1
+        expected = {**declared["training"], **quick.common["training"],
+                    **quick.per_notebook.get(path.stem, {}).get("training", {})}
+        assert params.for_notebook(path.stem, declared)["training"] == expected, path.stem
+        TrainConfig.from_dict(expected)  # every key is a TrainConfig setting
+    assert takers >= 4  # 05, 06, 07, 08
+
+
+def test_a_later_flat_mapping_merges_with_an_earlier_notebook_mapping() -> None:
+    params = ParameterSet()
+    params.update(parse_overrides(["06_lstm.training={batch_size: 16, patience: 2}"]))  # e.g. params/<dataset>.yaml
+    params.update(parse_overrides(["training={epochs: 5}"]))  # then -p training='{epochs: 5}'
+    assert params.for_notebook("06_lstm", MAPPINGS["06_lstm"])["training"] == {"batch_size": 16, "epochs": 5,
+                                                                               "patience": 2}

@@ -14,9 +14,12 @@ import pytest
 pytest.importorskip("keras")
 sf = pytest.importorskip("soundfile")
 
-from ser_utils.features import extract_features  # noqa: E402
-from ser_utils.predict import ModelFileError, load_predictor, main, predict_files  # noqa: E402
-from ser_utils.training import TrainConfig, fit_final, predict_proba, speaker_standardize  # noqa: E402
+from ser_utils.estimators import NetworkClassifier, fit_final  # noqa: E402
+from ser_utils.features import combine_tables, extract_features  # noqa: E402
+from ser_utils.modelfile import MODEL_FORMAT  # noqa: E402
+from ser_utils.normalize import speaker_normalize  # noqa: E402
+from ser_utils.predict import ModelFileError, demo, load_predictor, main, predict_files  # noqa: E402
+from ser_utils.training import TrainConfig, predict_proba  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 16000
@@ -54,7 +57,7 @@ def _table(corpus, feature_set, tmp_path_factory, params=None):
 def saved(corpus, tmp_path_factory):
     """A small cnn1 trained on the corpus and saved, with its feature table."""
     table = _table(corpus, "kaggle162", tmp_path_factory)
-    trained = fit_final(table, "cnn1", params={"filters": 8}, config=FAST, dataset="toy")
+    trained = fit_final(NetworkClassifier("cnn1", {"filters": 8}, FAST), table, dataset="toy")
     path, _ = trained.save(tmp_path_factory.mktemp("model") / "cnn1.keras")
     return path, trained, table
 
@@ -65,10 +68,11 @@ def test_save_load_predict_gives_the_same_probabilities(saved, corpus) -> None:
     assert predictor.labels == ["angry", "neutral", "sad"] and not predictor.speaker_norm
     # the loaded network and the trained one agree exactly on the same inputs
     X = [np.asarray(table.X)]
-    np.testing.assert_array_equal(predict_proba(predictor.model, X), predict_proba(trained.model, X))
+    np.testing.assert_array_equal(predict_proba(predictor.model, X), predict_proba(trained.network(), X))
+    np.testing.assert_array_equal(predict_proba(predictor.model, X), trained.predict_proba(X))
     # features recomputed from the wav files match the training features, hence the probabilities
     result = predictor.predict(corpus["path"])
-    expected = predict_proba(trained.model, X)
+    expected = trained.predict_proba(X)
     np.testing.assert_allclose(result[["p_angry", "p_neutral", "p_sad"]].to_numpy(), expected, atol=1e-6)
     assert list(result["emotion"]) == list(np.array(predictor.labels)[expected.argmax(axis=1)])
     assert (result["error"] == "").all()
@@ -79,20 +83,22 @@ def test_save_load_predict_gives_the_same_probabilities(saved, corpus) -> None:
 def test_description_holds_labels_features_and_audio(saved) -> None:
     path, trained, _ = saved
     meta = json.loads(path.with_suffix(".json").read_text())
-    assert meta["labels"] == trained.labels and meta["model"] == "cnn1"
+    assert meta["format"] == MODEL_FORMAT
+    assert meta["labels"] == list(trained.classes_) and meta["model"] == "cnn1"
     assert meta["inputs"][0]["feature_set"] == "kaggle162" and meta["inputs"][0]["params"]["n_mels"] == 128
     assert meta["audio"]["sr"] == 16000 and meta["config"]["epochs"] == FAST.epochs
-    assert meta["trained"]["device"]
+    assert meta["speaker_norm"] is False and "speaker_norm" not in meta["config"]
+    assert meta["trained"]["device"] and meta["trained"]["dataset"] == "toy" and meta["trained"]["speakers"] == 3
 
 
 def test_windowed_model_averages_its_windows(corpus, tmp_path_factory) -> None:
     params = {"window": 0.25}
     table = _table(corpus, "window160", tmp_path_factory, params)
     assert len(table) > len(corpus)  # several windows per clip
-    trained = fit_final(table, "conv1d5", params={"filters": (4, 4, 8, 8, 8)}, config=FAST)
+    trained = fit_final(NetworkClassifier("conv1d5", {"filters": (4, 4, 8, 8, 8)}, FAST), table)
     path, _ = trained.save(tmp_path_factory.mktemp("win") / "conv1d5.keras")
     result = load_predictor(path).predict(corpus["path"].iloc[:2])
-    windows = predict_proba(trained.model, [np.asarray(table.X)])
+    windows = trained.predict_proba(np.asarray(table.X))
     first = table.meta["source_id"] == table.meta["source_id"].iloc[0]
     np.testing.assert_allclose(result.loc[0, ["p_angry", "p_neutral", "p_sad"]].to_numpy(float),
                                windows[first.to_numpy()].mean(axis=0), atol=1e-6)
@@ -100,33 +106,32 @@ def test_windowed_model_averages_its_windows(corpus, tmp_path_factory) -> None:
 
 def test_fusion_with_a_combined_statistics_table(corpus, tmp_path_factory) -> None:
     """A two-input model whose second input is a combination of sets is recomputed part by part."""
-    from ser_utils.baselines import combine_tables
-
     vector = _table(corpus, "kaggle162", tmp_path_factory)
     statistics = combine_tables([_table(corpus, "stats", tmp_path_factory), _table(corpus, "mfcc_mean", tmp_path_factory)])
-    trained = fit_final([vector, statistics], "fusion", params={"filters": [4], "hidden": [8]}, config=FAST)
+    trained = fit_final(NetworkClassifier("fusion", {"filters": [4], "hidden": [8]}, FAST), [vector, statistics])
     path, description = trained.save(tmp_path_factory.mktemp("fusion") / "fusion.keras")
     parts = json.loads(description.read_text())["inputs"][1]["parts"]
     assert [p["feature_set"] for p in parts] == ["stats", "mfcc_mean"] and parts[1]["params"]["n_mfcc"] == 20
     first = corpus.iloc[:2]
     result = load_predictor(path).predict(first["path"], gender=first["gender"].iloc[0])
-    expected = predict_proba(trained.model, [np.asarray(vector.X)[:2], np.asarray(statistics.X)[:2]])
+    expected = trained.predict_proba([np.asarray(vector.X)[:2], np.asarray(statistics.X)[:2]])
     np.testing.assert_allclose(result[["p_angry", "p_neutral", "p_sad"]].to_numpy(), expected, atol=1e-5)
 
 
 def test_speaker_normalised_model_needs_a_reference(corpus, tmp_path_factory) -> None:
     table = _table(corpus, "kaggle162", tmp_path_factory)
-    trained = fit_final(table, "cnn1", params={"filters": 8}, config=FAST.replace(speaker_norm=True))
-    path, _ = trained.save(tmp_path_factory.mktemp("spk") / "cnn1.keras")
+    trained = fit_final(NetworkClassifier("cnn1", {"filters": 8}, FAST), table, speaker_norm=True)
+    path, description = trained.save(tmp_path_factory.mktemp("spk") / "cnn1.keras")
+    assert json.loads(description.read_text())["speaker_norm"] is True
     predictor = load_predictor(path)
     assert predictor.speaker_norm
     speaker_a = corpus[corpus["speaker"] == "a"]["path"].tolist()
     with pytest.raises(ValueError, match="speaker"):
         predictor.predict(speaker_a)
     result = predictor.predict(speaker_a, same_speaker=True)
-    X = speaker_standardize(np.asarray(table.X), table.meta)[table.meta["speaker"].eq("a").to_numpy()]
+    X = speaker_normalize(np.asarray(table.X), table.meta)[table.meta["speaker"].eq("a").to_numpy()]
     np.testing.assert_allclose(result[["p_angry", "p_neutral", "p_sad"]].to_numpy(),
-                               predict_proba(trained.model, [X]), atol=1e-5)
+                               trained.predict_proba(X), atol=1e-5)
     by_reference = predictor.predict(speaker_a[:1], speaker_ref=speaker_a)
     np.testing.assert_allclose(by_reference.loc[0, "confidence"], result.loc[0, "confidence"], atol=1e-6)
     assert main([str(path), speaker_a[0]]) == 2
@@ -190,3 +195,39 @@ def test_command_line_module(saved, corpus, tmp_path) -> None:
     assert Path(corpus["path"].iloc[3]).name in done.stdout and "confidence" in done.stdout
     assert "bad.wav: cannot use this file" in done.stderr
     assert "oneDNN" not in done.stderr  # TensorFlow's start-up banner is kept out of the way
+
+
+def test_demo_predicts_one_clip_per_emotion_from_python_and_the_command_line(saved, corpus) -> None:
+    path, trained, _ = saved
+    table, shown = demo(path, corpus)
+    first = corpus[corpus["speaker"] == corpus["speaker"].iloc[0]]
+    assert list(table["true"]) == sorted(first["emotion"].unique())  # one clip of each emotion of the first speaker
+    assert set(table["file"]) <= {Path(p).name for p in first["path"]}  # shown by file name
+    assert (table["error"] == "").all() and set(table["emotion"]) <= set(trained.classes_)
+    assert f"python -m ser_utils.predict {path.name}" in shown and "--gender female" in shown
+    assert "exit status 0" in shown and "confidence" in shown  # the command's own table follows
+
+
+def test_a_description_that_does_not_match_the_network_is_refused(saved, tmp_path) -> None:
+    path, _, _ = saved
+    target = tmp_path / "relabelled.keras"
+    target.write_bytes(path.read_bytes())
+    meta = json.loads(path.with_suffix(".json").read_text())
+    target.with_suffix(".json").write_text(json.dumps({**meta, "labels": ["angry", "sad"]}))
+    with pytest.raises(ModelFileError, match="3 outputs but its description lists 2 labels"):
+        load_predictor(target)
+    target.with_suffix(".json").write_text(json.dumps({**meta, "format": "someone-else/1"}))
+    with pytest.raises(ModelFileError, match="not a ser-lab model description"):
+        load_predictor(target)
+
+
+def test_older_descriptions_keep_speaker_norm_under_config(saved) -> None:
+    """Models saved before speaker_norm moved to the top of the description still say they need a reference."""
+    from ser_utils.predict import Predictor
+
+    path, _, _ = saved
+    meta = json.loads(path.with_suffix(".json").read_text())
+    old = {k: v for k, v in meta.items() if k != "speaker_norm"}
+    assert Predictor(None, {**old, "config": {**old["config"], "speaker_norm": True}}, path).speaker_norm
+    assert not Predictor(None, old, path).speaker_norm
+    assert Predictor(None, {**meta, "speaker_norm": True}, path).speaker_norm

@@ -10,7 +10,16 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 from sklearn.svm import SVC
 
-from ser_utils.splits import PROTOCOLS, SPEAKER_INDEPENDENT, Fold, LeakError, ProtocolSplit, check_fold, make_folds
+from ser_utils.splits import (
+    PROTOCOLS,
+    SPEAKER_INDEPENDENT,
+    Fold,
+    LeakError,
+    ProtocolSplit,
+    check_fold,
+    make_folds,
+    validation_split,
+)
 
 EMOTIONS = ["angry", "happy", "neutral", "sad"]
 
@@ -132,3 +141,61 @@ def test_protocol_split_works_as_scikit_learn_cv() -> None:
     assert search.best_score_ > 0.5
     with pytest.raises(ValueError, match="rows"):
         next(cv.split(X[:-1]))
+
+
+# ------------------------------------------------------------------------------------------------ validation
+
+
+def _copies_of(meta: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Every row (original, window or copy) whose source clip is one of ``rows``' sources."""
+    return np.flatnonzero(meta["source_id"].isin(meta["source_id"].iloc[rows]).to_numpy())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_validation_split_holds_out_whole_speakers_and_no_copies_train(seed: int) -> None:
+    meta = _meta(speakers=5, windows=2, copies=2)
+    train, val = validation_split(meta, 0.2, seed=seed)
+    held = set(meta["speaker"].iloc[val])
+    assert len(held) == 1  # 0.2 of 5 speakers: one whole speaker
+    assert held.isdisjoint(meta["speaker"].iloc[train])
+    assert (meta["augmentation"].iloc[val] == "").all()  # validation: original rows only (both windows)
+    assert meta["window"].iloc[val].nunique() == 2
+    assert set(meta["source_id"].iloc[val]).isdisjoint(meta["source_id"].iloc[train])  # no copy of a validation clip trains
+    # every row is in training, in validation, or is a copy of a validation clip (left out of both)
+    left_out = np.setdiff1d(np.arange(len(meta)), np.concatenate([train, val]))
+    assert set(left_out) == set(_copies_of(meta, val)) - set(val)
+    assert (meta["augmentation"].iloc[left_out] != "").all()
+    assert np.intersect1d(train, val).size == 0
+    np.testing.assert_array_equal(validation_split(meta, 0.2, seed=seed)[1], val)  # deterministic for a seed
+
+
+def test_validation_split_uses_a_share_of_the_speakers_and_is_index_free() -> None:
+    meta = _meta(speakers=6, windows=1, copies=1)
+    _, val = validation_split(meta, 0.34, seed=0)
+    assert meta["speaker"].iloc[val].nunique() == 2  # round(0.34 * 6)
+    _, val_all = validation_split(meta, 0.99, seed=0)
+    assert meta["speaker"].iloc[val_all].nunique() == 5  # at least one speaker always trains
+    shuffled = meta.set_axis(np.arange(len(meta)) * 7 + 3)  # an index that is not 0..n-1: positions are returned
+    np.testing.assert_array_equal(validation_split(shuffled, 0.34, seed=0)[1], val)
+
+
+def test_validation_split_with_few_speakers_holds_out_clips_without_their_copies() -> None:
+    meta = _meta(speakers=2, sentences=5, windows=2, copies=1)
+    train, val = validation_split(meta, 0.25, seed=0)
+    assert meta["speaker"].iloc[val].nunique() >= 1 and set(meta["speaker"].iloc[train]) == {"demo_s0", "demo_s1"}
+    n_sources = meta["source_id"].nunique()
+    assert meta["source_id"].iloc[val].nunique() == round(0.25 * n_sources)
+    assert set(meta["source_id"].iloc[val]).isdisjoint(meta["source_id"].iloc[train])
+    assert (meta["augmentation"].iloc[val] == "").all()
+    # without a speaker column, clips too
+    no_speaker = meta.drop(columns="speaker")
+    train2, val2 = validation_split(no_speaker, 0.25, seed=0)
+    assert set(no_speaker["source_id"].iloc[val2]).isdisjoint(no_speaker["source_id"].iloc[train2])
+
+
+def test_validation_split_can_be_switched_off() -> None:
+    meta = _meta(speakers=3)
+    train, val = validation_split(meta, 0.0)
+    assert len(val) == 0 and list(train) == list(range(len(meta)))
+    train, val = validation_split(meta.head(1), 0.5)
+    assert len(val) == 0 and list(train) == [0]

@@ -1,4 +1,8 @@
-"""Training inside the protocols: honest folds, clip-level scores, reproducibility, options, reporting."""
+"""Training inside the protocols: honest folds, clip-level scores, reproducibility, options, reporting.
+
+The networks are :class:`ser_utils.estimators.NetworkClassifier` estimators run by the one loop,
+:func:`ser_utils.evaluation.cross_validate`; one fit is :func:`ser_utils.training.fit_network`.
+"""
 
 from __future__ import annotations
 
@@ -8,64 +12,42 @@ import pytest
 
 pytest.importorskip("keras")
 
-from ser_utils.audio import AudioConfig  # noqa: E402
+from ser_utils import display, estimators  # noqa: E402
+from ser_utils.estimators import NetworkClassifier, fit_final  # noqa: E402
+from ser_utils.evaluation import CVResult, as_tables, cross_validate, model_inputs  # noqa: E402
 from ser_utils.features import FeatureTable  # noqa: E402
-from ser_utils import training  # noqa: E402
-from ser_utils.training import (DeepCVResult, TrainConfig, class_weights, cross_validate_model, fit_final,  # noqa: E402
-                                holdout_split, prepare_inputs, results_table, speaker_standardize)
+from ser_utils.training import TrainConfig, class_weights  # noqa: E402
+from ser_utils.training.batches import batch_class  # noqa: E402
 
 EMOTIONS = ("angry", "neutral", "sad")
 FAST = TrainConfig(epochs=3, batch_size=16, patience=2, reduce_lr_patience=1, val_fraction=0.34, deterministic=False)
 SMALL_CNN = {"filters": 8}
 
 
-def toy_table(*, kind: str = "vector", shape: tuple = (12,), speakers: int = 3, sentences: int = 3,
-              windows: int = 1, copies: int = 0, seed: int = 0, index_column: bool = False) -> FeatureTable:
-    """A feature table without audio: emotion shifts the features, speakers add their own offset.
-
-    ``windows`` rows per clip (kind "windows"), ``copies`` augmented copies per clip; with
-    ``index_column`` the first feature of each row is its row number (to trace rows through training).
-    """
-    rng = np.random.default_rng(seed)
-    rows = []
-    for s in range(speakers):
-        for p in range(sentences):
-            for e in EMOTIONS:
-                utt = f"s{s}_p{p}_{e}"
-                for c in range(copies + 1):
-                    for w in range(windows):
-                        rows.append({"utt_id": utt if c == 0 else f"{utt}_aug{c}", "source_id": utt,
-                                     "speaker": f"s{s}", "sentence": f"p{p}", "emotion": e,
-                                     "gender": "female" if s % 2 else "male",
-                                     "augmentation": "" if c == 0 else "noise", "window": w})
-    meta = pd.DataFrame(rows)
-    code = meta["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()
-    speaker = meta["speaker"].str[1:].astype(int).to_numpy()
-    X = rng.normal(0, 1, (len(meta), *shape)) + (code - 1).reshape(-1, *[1] * len(shape)) * 2.5 \
-        + speaker.reshape(-1, *[1] * len(shape)) * 0.3
-    X = X.astype(np.float32)
-    if index_column:
-        X.reshape(len(meta), -1)[:, 0] = np.arange(len(meta))
-    feature_set = {"vector": "kaggle162", "windows": "window160", "image": "logmel", "sequence": "mfcc_seq"}[kind]
-    if windows == 1:
-        meta = meta.drop(columns="window")
-    return FeatureTable(X=X, meta=meta, skipped=pd.DataFrame(), feature_names=None, feature_set=feature_set, kind=kind,
-                        params={}, audio=AudioConfig(), config_key="toy")
+def _network(config: TrainConfig = FAST, model: str = "cnn1", params=None) -> NetworkClassifier:
+    return NetworkClassifier(model, SMALL_CNN if params is None else params, config)
 
 
-def test_loso_trains_validates_and_tests_on_the_right_rows(monkeypatch) -> None:
-    table = toy_table(kind="windows", windows=2, copies=1, index_column=True)
-    meta = table.meta
-    seen = []
-    real_fit = training.fit_network
+def _spy_on_fits(monkeypatch, record):
+    """Replace the fit the estimators call by one that records (model, X_train, y_train, kwargs) first."""
+    real_fit = estimators.fit_network
 
     def spy(model, X_train, y_train, n_classes, **kwargs):
-        seen.append((X_train[0][:, 0].astype(int), kwargs["X_val"][0][:, 0].astype(int)))
+        record(model, X_train, y_train, kwargs)
         return real_fit(model, X_train, y_train, n_classes, **kwargs)
 
-    monkeypatch.setattr(training, "fit_network", spy)
-    result = cross_validate_model(table, "cnn1", "loso", experiment="toy", params=SMALL_CNN, config=FAST, progress=False)
-    assert list(result.per_fold["fold"]) == [f"speaker s{i}" for i in range(3)]
+    monkeypatch.setattr(estimators, "fit_network", spy)
+
+
+def test_loso_trains_validates_and_tests_on_the_right_rows(monkeypatch, toy_table) -> None:
+    # 4 speakers: each fold trains on 3, of which one whole speaker validates (validation_split needs >= 3)
+    table = toy_table(kind="windows", windows=2, copies=1, speakers=4, index_column=True)
+    meta = table.meta
+    seen = []
+    _spy_on_fits(monkeypatch, lambda m, X, y, kw: seen.append((X[0][:, 0].astype(int), kw["X_val"][0][:, 0].astype(int))))
+    result = cross_validate(_network(FAST.replace(epochs=2)), table, "loso", experiment="toy", progress=False)
+    assert list(result.per_fold["fold"]) == [f"speaker s{i}" for i in range(4)]
+    assert len(seen) == 4
     for (train_rows, val_rows), fold in zip(seen, result.per_fold["fold"]):
         test_speaker = fold.split()[-1]
         assert test_speaker not in set(meta.loc[train_rows, "speaker"]) | set(meta.loc[val_rows, "speaker"])
@@ -74,75 +56,72 @@ def test_loso_trains_validates_and_tests_on_the_right_rows(monkeypatch) -> None:
         assert (meta.loc[train_rows, "augmentation"] != "").any()
     # one prediction per test *clip* (its two windows averaged), every clip tested exactly once
     assert (result.per_fold["n_test"] == 9).all()
-    assert result.predictions["source_id"].is_unique and len(result.predictions) == 27
+    assert result.predictions["source_id"].is_unique and len(result.predictions) == 36
     proba = result.predictions[[f"p_{e}" for e in EMOTIONS]].to_numpy()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
-    assert isinstance(result, DeepCVResult) and set(result.histories) == set(result.per_fold["fold"])
-    assert result.device["device"].startswith(("CPU", "GPU")) and result.epoch_seconds > 0
+    assert isinstance(result, CVResult) and set(result.histories) == set(result.per_fold["fold"])
+    assert result.info["device"].startswith(("CPU", "GPU")) and result.epoch_seconds > 0
 
 
-def test_augmented_copies_can_be_left_out(monkeypatch) -> None:
+def test_augmented_copies_can_be_left_out(monkeypatch, toy_table) -> None:
     table = toy_table(copies=1, index_column=True)
     sizes = []
-    real_fit = training.fit_network
-    monkeypatch.setattr(training, "fit_network",
-                        lambda *a, **k: sizes.append(len(a[1][0])) or real_fit(*a, **k))
-    cross_validate_model(table, "cnn1", "lopo", experiment="toy", params=SMALL_CNN, config=FAST, use_augmented=False,
-                         max_folds=1, progress=False)
-    with_copies = []
-    monkeypatch.setattr(training, "fit_network",
-                        lambda *a, **k: with_copies.append(len(a[1][0])) or real_fit(*a, **k))
-    result = cross_validate_model(table, "cnn1", "lopo", experiment="toy", params=SMALL_CNN, config=FAST, progress=False)
-    assert 2 * sizes[0] == with_copies[0]
+    _spy_on_fits(monkeypatch, lambda m, X, y, kw: sizes.append(len(X[0])))
+    cross_validate(_network(), table, "lopo", experiment="toy", use_augmented=False, max_folds=1, progress=False)
+    result = cross_validate(_network(), table, "lopo", experiment="toy", progress=False)
+    assert 2 * sizes[0] == sizes[1]
     assert list(result.per_fold["fold"]) == ["sentence p0", "sentence p1", "sentence p2"]
 
 
-def test_same_seed_same_results_and_a_learnable_problem_is_learned() -> None:
+def test_same_seed_same_results_and_a_learnable_problem_is_learned(toy_table) -> None:
     table = toy_table()
     config = FAST.replace(epochs=6, patience=6, learning_rate=3e-3)
-    a = cross_validate_model(table, "cnn1", "loso", experiment="a", params=SMALL_CNN, config=config, max_folds=2,
-                             progress=False)
-    b = cross_validate_model(table, "cnn1", "loso", experiment="a", params=SMALL_CNN, config=config, max_folds=2,
-                             progress=False)
+    a = cross_validate(_network(config), table, "loso", experiment="a", max_folds=2, progress=False)
+    b = cross_validate(_network(config), table, "loso", experiment="a", max_folds=2, progress=False)
     assert len(a.per_fold) == 2
     columns = [f"p_{e}" for e in EMOTIONS]
     np.testing.assert_array_equal(a.predictions[columns].to_numpy(), b.predictions[columns].to_numpy())
     assert a.summary().loc["uar", "mean"] > 0.6  # chance is 1/3
 
 
-def test_record_plots_and_tables(tmp_path) -> None:
+def test_record_plots_and_tables(tmp_path, toy_table) -> None:
     from ser_utils.results import open_report
 
-    result = cross_validate_model(toy_table(), "cnn1", "loso", experiment="CNN-1 toy", params=SMALL_CNN, config=FAST,
-                                  progress=False)
+    result = cross_validate(_network(FAST.replace(epochs=2)), toy_table(), "loso", experiment="CNN-1 toy",
+                            progress=False)
     report = open_report(tmp_path, "05_cnn", dataset="toy", seed=0)
     row = result.record(report, notes="toy")
     saved = pd.read_csv(tmp_path / "results.csv")
     assert saved.loc[0, "experiment"] == "CNN-1 toy" and saved.loc[0, "model"] == "cnn1"
     assert "s/epoch" in row["notes"] and ("CPU" in row["notes"] or "GPU" in row["notes"])
-    fig = result.plot_history()
+    fig = display.plot_histories(result.histories)
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 * 3  # training and validation per fold
-    result.plot_confusion()
-    table = results_table([result])
+    assert display.plot_result_confusion(result).axes
+    table = display.results_table([result])
     assert {"uar", "s/epoch", "epochs", "parameters"} <= set(table.columns)
-    timing = result.timing()
-    assert timing["s/epoch"] > 0 and timing["parameters"] > 0
+    assert result.epoch_seconds > 0 and result.info["parameters"] > 0 and result.info["seconds"] > 0
+    assert table.loc["CNN-1 toy", "s/epoch"] == pytest.approx(result.epoch_seconds, abs=1e-3)
+    assert (result.per_fold["epochs"] == 2).all() and result.per_fold["best_epoch"].between(1, 2).all()
 
 
-def test_multi_input_tables_are_aligned_on_utt_id() -> None:
+def test_multi_input_tables_are_aligned_on_utt_id(toy_table) -> None:
     deep, stats = toy_table(shape=(12,)), toy_table(shape=(5,), seed=1)
     stats = FeatureTable(X=stats.X[1:][::-1], meta=stats.meta.iloc[1:][::-1].reset_index(drop=True), skipped=stats.skipped,
                          feature_names=None, feature_set="stats", kind="vector", params={}, audio=stats.audio,
                          config_key="toy")
-    inputs = prepare_inputs([deep, stats], "fusion")
-    assert len(inputs) == len(deep) - 1 and inputs.X[0].shape[1:] == (12,) and inputs.X[1].shape[1:] == (5,)
-    assert list(inputs.meta["utt_id"]) == list(deep.meta["utt_id"].iloc[1:])
-    expected = stats.X[::-1][list(stats.meta["utt_id"][::-1]).index(inputs.meta["utt_id"].iloc[0])]
-    np.testing.assert_array_equal(inputs.X[1][0], expected)
+    aligned = as_tables([deep, stats])
+    X = model_inputs(aligned)
+    assert len(aligned[0]) == len(aligned[1]) == len(deep) - 1
+    assert X[0].shape[1:] == (12,) and X[1].shape[1:] == (5,)
+    assert list(aligned[0].meta["utt_id"]) == list(deep.meta["utt_id"].iloc[1:])
+    assert list(aligned[1].meta["utt_id"]) == list(aligned[0].meta["utt_id"])
+    expected = stats.X[::-1][list(stats.meta["utt_id"][::-1]).index(aligned[0].meta["utt_id"].iloc[0])]
+    np.testing.assert_array_equal(X[1][0], expected)
+    y = deep.meta["emotion"].to_numpy()
     with pytest.raises(ValueError, match="expects a sequence input"):
-        prepare_inputs(deep, "lstm")
-    with pytest.raises(ValueError, match="takes 2 feature table"):
-        prepare_inputs(deep, "fusion")
+        NetworkClassifier("lstm", config=FAST).fit(deep.X, y)
+    with pytest.raises(ValueError, match="takes 2 input"):
+        NetworkClassifier("fusion", config=FAST).fit(deep.X, y)
 
 
 def test_class_weights_balance_the_classes() -> None:
@@ -154,11 +133,11 @@ def test_class_weights_balance_the_classes() -> None:
 
 
 def test_training_batches_mixup_and_specaugment_are_reproducible() -> None:
-    Batches = training._batch_class()
+    Batches = batch_class()
     rng = np.random.default_rng(0)
     images = rng.normal(size=(20, 16, 24)).astype(np.float32)
     Y = np.eye(4, dtype=np.float32)[np.arange(20) % 4]
-    make = lambda: Batches([images], Y, np.ones(20, np.float32), batch_size=8, shuffle=True, seed=3,  # noqa: E731
+    make = lambda: Batches([images], Y, np.ones(20, np.float32), batch_size=8, seed=3,  # noqa: E731
                            mixup_alpha=0.4, spec_augment_inputs=[0], kinds=["image"])
     first, again = make(), make()
     x1, y1, w1 = first[0]
@@ -171,80 +150,118 @@ def test_training_batches_mixup_and_specaugment_are_reproducible() -> None:
     first.on_epoch_end()
     assert not np.array_equal(first[0][0], x1)  # a new epoch, new shuffles and masks
     plain = Batches([images], Y, batch_size=8)
-    np.testing.assert_array_equal(plain[0][0], images[:8])  # evaluation batches are untouched
+    x, y = plain[0]  # neither mixup nor SpecAugment: the shuffled rows, untouched, with their hard labels
+    np.testing.assert_array_equal(x, images[plain.order[:8]])
+    np.testing.assert_array_equal(y, Y[plain.order[:8]])
     assert len(plain) == 3
 
 
-def test_speaker_standardize_per_speaker_keeps_constant_columns() -> None:
-    table = toy_table(copies=1)
-    X = np.hstack([table.X, (table.meta["gender"] == "male").to_numpy(float)[:, None]]).astype(np.float32)
-    Z = speaker_standardize(X, table.meta)
-    original = table.meta["augmentation"] == ""
-    for _, rows in table.meta[original].groupby("speaker").groups.items():
-        np.testing.assert_allclose(Z[rows, :-1].mean(axis=0), 0, atol=1e-5)
-        np.testing.assert_allclose(Z[rows, :-1].std(axis=0), 1, atol=1e-4)
-    np.testing.assert_array_equal(Z[:, -1], X[:, -1])  # gender, constant within a speaker, survives
-    images = toy_table(kind="image", shape=(6, 10)).X
-    Zi = speaker_standardize(images, toy_table(kind="image", shape=(6, 10)).meta, mode="band")
-    first = toy_table().meta["speaker"].eq("s0").to_numpy()
-    np.testing.assert_allclose(Zi[first].mean(axis=(0, 2)), 0, atol=1e-5)
-
-
-def test_holdout_split_holds_out_whole_speakers_and_no_copies() -> None:
-    meta = toy_table(copies=1, speakers=5).meta
-    train, val = holdout_split(meta, 0.2, seed=0)
-    assert meta.loc[val, "speaker"].nunique() == 1
-    assert set(meta.loc[val, "speaker"]).isdisjoint(meta.loc[train, "speaker"])
-    assert (meta.loc[val, "augmentation"] == "").all()
-    assert len(train) + len(val) + (meta["speaker"].isin(meta.loc[val, "speaker"]) & (meta["augmentation"] != "")).sum() == len(meta)
-
-
-def test_progressive_resizing_and_refit() -> None:
+def test_progressive_resizing_and_refit(toy_table) -> None:
     small, large = toy_table(kind="image", shape=(8, 8)), toy_table(kind="image", shape=(16, 16))
     config = FAST.replace(epochs=2, progressive_epochs=2)
-    result = cross_validate_model(small, "cnn2d", "loso", experiment="prog", params={"filters": (4, 8)}, config=config,
-                                  progressive=large, max_folds=1, progress=False)
+    params = {"filters": (4, 8)}
+    result = cross_validate(_network(config, "cnn2d", params), [small, large], "loso", experiment="prog", max_folds=1,
+                            progress=False)
     history = next(iter(result.histories.values()))
     assert list(history["stage"].fillna("small")) == ["small"] * 2 + ["large"] * 2  # 2 epochs small, then 2 large
-    assert result.n_params == cross_validate_model(small, "cnn2d", "loso", experiment="small", params={"filters": (4, 8)},
-                                                   config=config, max_folds=1, progress=False).n_params
-    refit = cross_validate_model(toy_table(), "cnn1", "loso", experiment="refit", params=SMALL_CNN,
-                                 config=FAST.replace(refit=True), max_folds=1, progress=False)
+    plain = cross_validate(_network(config, "cnn2d", params), small, "loso", experiment="small", max_folds=1,
+                           progress=False)
+    assert result.info["parameters"] == plain.info["parameters"]  # the same network, on larger images
+    assert "stage" not in next(iter(plain.histories.values()))  # no large images given: no progressive stage
+    refit = cross_validate(_network(FAST.replace(epochs=2, refit=True)), toy_table(), "loso", experiment="refit",
+                           max_folds=1, progress=False)
     assert "refit" in set(next(iter(refit.histories.values()))["stage"])
 
 
-def test_fit_final_describes_what_prediction_needs(tmp_path) -> None:
-    trained = fit_final(toy_table(), "cnn1", params=SMALL_CNN, config=FAST, dataset="toy")
-    assert trained.labels == list(EMOTIONS)
-    assert trained.inputs[0]["feature_set"] == "kaggle162" and trained.inputs[0]["shape"] == [12]
-    assert trained.inputs[0]["params"]["n_mfcc"] == 20  # the full parameter set, not just the overrides
-    assert trained.info["validation_rows"] > 0 and trained.info["device"]
+def test_fit_final_describes_what_prediction_needs(tmp_path, toy_table) -> None:
+    trained = fit_final(_network(FAST.replace(epochs=2)), toy_table(), dataset="toy")
+    description = trained.description_
+    assert list(trained.classes_) == list(EMOTIONS) and description["labels"] == list(EMOTIONS)
+    assert description["inputs"][0]["feature_set"] == "kaggle162" and description["inputs"][0]["shape"] == [12]
+    assert description["inputs"][0]["params"]["n_mfcc"] == 20  # the full parameter set, not just the overrides
+    assert description["trained"]["n_val"] > 0 and description["trained"]["device"]
+    assert description["trained"]["dataset"] == "toy" and description["speaker_norm"] is False
     with pytest.raises(ValueError, match=".keras"):
         trained.save(tmp_path / "model.h5")
-    model_path, description = trained.save(tmp_path / "m" / "model.keras")
-    assert model_path.is_file() and description.name == "model.json"
+    model_path, meta_path = trained.save(tmp_path / "m" / "model.keras")
+    assert model_path.is_file() and meta_path.name == "model.json"
+    with pytest.raises(ValueError, match="fit_final"):  # a fold's estimator does not know how to recompute features
+        _network(FAST.replace(epochs=1)).fit(toy_table().X, toy_table().meta["emotion"]).save(tmp_path / "x.keras")
 
 
 def test_config_from_parameters() -> None:
     assert TrainConfig.from_dict({"epochs": 5}).epochs == 5
-    with pytest.raises(ValueError, match="no field"):
+    assert TrainConfig.from_dict({"epochs": 5}, patience=1).patience == 1
+    assert TrainConfig.from_dict(FAST, epochs=9).batch_size == FAST.batch_size
+    assert TrainConfig().progressive_epochs == 0 and TrainConfig().label_smoothing == 0.0
+    with pytest.raises(ValueError, match="no setting"):
         TrainConfig.from_dict({"epoch": 5})
+    with pytest.raises(ValueError, match="speaker_norm"):  # an argument of cross_validate / fit_final now
+        TrainConfig.from_dict({"speaker_norm": True})
 
 
-def test_ensemble_averages_its_members(tmp_path) -> None:
+def test_label_smoothing_softens_the_targets() -> None:
+    """With smoothed targets (0.3 over 3 classes: 0.8 for the true one) a network that fits a separable
+    problem stays near 0.8 confidence; with hard targets it goes to ~1."""
+    from ser_utils.training import fit_network, predict_proba
+
+    rng = np.random.default_rng(0)
+    y = np.arange(30) % 3
+    X = [(rng.normal(0, 0.1, (30, 12)) + (y[:, None] - 1) * 3.0).astype(np.float32)]
+    config = TrainConfig(epochs=15, batch_size=16, learning_rate=0.02, patience=0, reduce_lr_patience=0,
+                         class_weight=False)
+    hard = fit_network("cnn1", X, y, 3, params=SMALL_CNN, config=config, seed=1)
+    soft = fit_network("cnn1", X, y, 3, params=SMALL_CNN, config=config.replace(label_smoothing=0.3), seed=1)
+    hard_confidence = predict_proba(hard.model, X).max(axis=1).mean()
+    soft_confidence = predict_proba(soft.model, X).max(axis=1).mean()
+    assert hard_confidence > 0.93 and 0.7 < soft_confidence < 0.88, (hard_confidence, soft_confidence)
+
+
+def test_ensemble_histories_are_plotted_for_the_first_member(toy_table) -> None:
+    result = cross_validate(_network(FAST.replace(epochs=2, ensemble=2)), toy_table(), "loso", experiment="ens",
+                            max_folds=1, progress=False)
+    assert len(display.plot_histories(result.histories).axes[0].lines) == 2  # curves of the first member only
+
+
+def test_ensemble_averages_its_members(tmp_path, toy_table) -> None:
     import keras
 
-    config = FAST.replace(ensemble=2)
-    result = cross_validate_model(toy_table(), "cnn1", "loso", experiment="ens", params=SMALL_CNN, config=config,
-                                  max_folds=1, progress=False)
-    assert list(result.histories) == ["speaker s0", "speaker s0 · member 2"]
-    assert len(result.plot_history().axes[0].lines) == 2  # curves of the first member only
-    trained = fit_final(toy_table(), "cnn1", params=SMALL_CNN, config=config)
-    members = [layer for layer in trained.model.layers if isinstance(layer, keras.Model)]
-    assert len(members) == 2 and trained.info["ensemble"] == 2
+    config = FAST.replace(epochs=2, ensemble=2)
+    result = cross_validate(_network(config), toy_table(), "loso", experiment="ens", max_folds=1, progress=False)
+    assert list(result.histories) == ["speaker s0"]
+    history = result.histories["speaker s0"]
+    assert sorted(history["member"].unique()) == [1, 2]
+    assert result.per_fold.loc[0, "epochs"] == len(history)  # both members' epochs counted
+    trained = fit_final(_network(config), toy_table())
+    assert trained.description_["config"]["ensemble"] == 2 and len(trained.networks_) == 2
+    network = trained.network()
+    members = [layer for layer in network.layers if isinstance(layer, keras.Model)]
+    assert len(members) == 2
     X = toy_table().X[:5]
     expected = np.mean([np.asarray(m(X, training=False)) for m in members], axis=0)
-    np.testing.assert_allclose(np.asarray(trained.model(X, training=False)), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(network(X, training=False)), expected, rtol=1e-5)
+    np.testing.assert_allclose(trained.predict_proba(X), expected, rtol=1e-5)
     path, _ = trained.save(tmp_path / "ensemble.keras")
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(np.asarray(loaded(X, training=False)), expected, rtol=1e-5)
+
+
+def test_a_fit_does_not_depend_on_earlier_fits_of_the_same_network(toy_table) -> None:
+    """Fits of one network and shape share a compiled copy: each must reset weights, optimiser state and the
+    learning rate (which ReduceLROnPlateau lowered), so a fit repeated after another gives the same network."""
+    from ser_utils.training import fit_network, predict_proba
+
+    table, other = toy_table(), toy_table(seed=7)
+    codes = lambda t: np.searchsorted(EMOTIONS, t.meta["emotion"].to_numpy())  # noqa: E731
+    config = FAST.replace(epochs=3, patience=0, reduce_lr_patience=1, reduce_lr_factor=0.1)
+    X, y = [np.asarray(table.X[:36])], codes(table)[:36]
+    val = dict(X_val=[np.asarray(table.X[36:])], y_val=codes(table)[36:])
+    first = fit_network("cnn1", X, y, 3, params=SMALL_CNN, config=config, seed=4, **val)
+    # another fit in between, on other data, whose validation loss rises (wrong labels): the learning rate drops
+    between = fit_network("cnn1", [np.asarray(other.X)], codes(other), 3, params=SMALL_CNN, config=config, seed=9,
+                          X_val=[np.asarray(other.X[:18])], y_val=(codes(other)[:18] + 1) % 3)
+    assert between.history["learning_rate"].iloc[-1] < config.learning_rate
+    again = fit_network("cnn1", X, y, 3, params=SMALL_CNN, config=config, seed=4, **val)
+    pd.testing.assert_frame_equal(first.history.drop(columns="seconds"), again.history.drop(columns="seconds"))
+    np.testing.assert_array_equal(predict_proba(first.model, X), predict_proba(again.model, X))
+    assert first.model is not again.model  # each fit returns its own network

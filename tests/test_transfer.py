@@ -1,4 +1,8 @@
-"""Transfer learning: pre-training, zero-shot on shared emotions, fine-tuning inside the target's folds."""
+"""Transfer learning: pre-training (cached on disk), zero-shot on shared emotions, fine-tuning inside the target's folds.
+
+Fine-tuning and zero-shot are estimators (:class:`~ser_utils.estimators.FineTuner`,
+:class:`~ser_utils.estimators.ZeroShot`) run by the one loop, :func:`ser_utils.evaluation.cross_validate`.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,29 @@ import pytest
 
 pytest.importorskip("keras")
 
-from ser_utils import training  # noqa: E402
-from ser_utils.audio import AudioConfig  # noqa: E402
-from ser_utils.features import FeatureTable  # noqa: E402
-from ser_utils.training import TrainConfig  # noqa: E402
-from ser_utils.transfer import (STRATEGIES, cross_corpus, cross_corpus_dataset, default_source, fine_tune_cv, gains,  # noqa: E402
-                                last_block, load_available, pretrain, shared_emotions, summary_table,
-                                unfreeze_last_block, with_new_head, zero_shot)
+from sklearn.base import clone  # noqa: E402
 
-FAST = TrainConfig(epochs=4, batch_size=16, patience=2, reduce_lr_patience=1, val_fraction=0.34, deterministic=False)
+from ser_utils import estimators, modelfile  # noqa: E402
+from ser_utils.audio import AudioConfig  # noqa: E402
+from ser_utils.estimators import FineTuner, NetworkClassifier, ZeroShot, last_block, unfreeze_last_block, with_new_head  # noqa: E402
+from ser_utils.evaluation import cross_validate  # noqa: E402
+from ser_utils.features import FeatureTable  # noqa: E402
+from ser_utils.training import TrainConfig, predict_proba  # noqa: E402
+from ser_utils.transfer import (  # noqa: E402
+    STRATEGIES,
+    cross_corpus_dataset,
+    default_source,
+    gains,
+    load_available,
+    per_corpus,
+    pretrain,
+    pretraining_key,
+    shared_emotions,
+    summary_table,
+)
+
+FAST = TrainConfig(epochs=3, batch_size=16, patience=2, reduce_lr_patience=1, val_fraction=0.34, deterministic=False)
+PRETRAIN = FAST.replace(epochs=15, patience=5)
 PARAMS = {"filters": 8}
 
 
@@ -42,9 +60,23 @@ def corpus_table(corpus: str, emotions: tuple[str, ...], *, speakers: int = 3, s
 
 
 @pytest.fixture(scope="module")
-def source():
-    table = corpus_table("src", ("angry", "happy", "neutral", "sad"), speakers=4)
-    return table, pretrain(table, "cnn1", params=PARAMS, config=FAST.replace(epochs=15, patience=5), dataset="src")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("pretrained")
+
+
+@pytest.fixture(scope="module")
+def source_table() -> FeatureTable:
+    return corpus_table("src", ("angry", "happy", "neutral", "sad"), speakers=4)
+
+
+@pytest.fixture(scope="module")
+def source(source_table, cache):
+    """(source table, the network pre-trained on it)."""
+    return source_table, pretrain(source_table, "cnn1", params=PARAMS, config=PRETRAIN, dataset="src", cache_root=cache)
+
+
+def _target(emotions=("angry", "sad", "disgust"), **kwargs) -> FeatureTable:
+    return corpus_table("tgt", emotions, seed=kwargs.pop("seed", 1), **kwargs)
 
 
 def test_default_source_and_shared_emotions() -> None:
@@ -72,85 +104,190 @@ def test_load_available_names_what_is_missing(tmp_path) -> None:
         cross_corpus_dataset(ravdess, nothing)
 
 
+# ------------------------------------------------------------------------------------------------ pre-training
+
+
+def test_pretrain_saves_a_described_network(source, cache) -> None:
+    table, trained = source
+    assert not trained.reused and trained.path.parent == cache and trained.path.name.startswith("cnn1-")
+    assert trained.path.is_file() and modelfile.description_path(trained.path).is_file()
+    assert trained.labels == ["angry", "happy", "neutral", "sad"]
+    assert trained.info["clips"] == len(table) and trained.info["speakers"] == 4 and trained.info["dataset"] == "src"
+    assert "history" not in trained.info and len(trained.history) == trained.info["epochs"]
+    assert trained.description["config"]["epochs"] == PRETRAIN.epochs and trained.description["params"] == PARAMS
+
+
+def test_pretrain_again_reads_the_cache_and_other_settings_get_another_key(source, cache, monkeypatch) -> None:
+    table, first = source
+    mtime = first.path.stat().st_mtime
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the second pretrain() call trained again")
+
+    monkeypatch.setattr("ser_utils.transfer.fit_final", no_training)
+    again = pretrain(table, "cnn1", params=PARAMS, config=PRETRAIN, dataset="src", cache_root=cache)
+    assert again.reused and again.path == first.path and again.path.stat().st_mtime == mtime
+    assert again.description == first.description
+    # a mapping of the same settings is the same key
+    assert pretrain(table, "cnn1", params=PARAMS, config=PRETRAIN.to_dict(), cache_root=cache).path == first.path
+    key = pretraining_key([table], "cnn1", PARAMS, PRETRAIN, False)
+    assert first.path.name == f"cnn1-{key}.keras"
+    assert pretraining_key([table], "cnn1", PARAMS, PRETRAIN.replace(verbose=1), False) == key  # verbosity changes nothing
+    changed = {
+        "config": pretraining_key([table], "cnn1", PARAMS, PRETRAIN.replace(epochs=16), False),
+        "learning rate": pretraining_key([table], "cnn1", PARAMS, PRETRAIN.replace(learning_rate=3e-3), False),
+        "params": pretraining_key([table], "cnn1", {"filters": 16}, PRETRAIN, False),
+        "network": pretraining_key([table], "cnn4", PARAMS, PRETRAIN, False),
+        "speaker_norm": pretraining_key([table], "cnn1", PARAMS, PRETRAIN, True),
+        "features": pretraining_key([corpus_table("src", ("angry", "happy", "neutral", "sad"), speakers=4, seed=5)],
+                                    "cnn1", PARAMS, PRETRAIN, False),
+    }
+    assert key not in changed.values() and len(set(changed.values())) == len(changed)
+
+
+def test_an_unreadable_cached_file_is_trained_again(source_table, tmp_path) -> None:
+    tiny = FAST.replace(epochs=1)
+    first = pretrain(source_table, "cnn1", params=PARAMS, config=tiny, cache_root=tmp_path)
+    modelfile.description_path(first.path).write_text("{broken")
+    again = pretrain(source_table, "cnn1", params=PARAMS, config=tiny, cache_root=tmp_path)
+    assert not again.reused and again.path == first.path and again.labels == first.labels
+
+
+# ------------------------------------------------------------------------------------------------ zero-shot
+
+
 def test_zero_shot_scores_shared_emotions_per_speaker(source) -> None:
     _, trained = source
-    target = corpus_table("tgt", ("angry", "sad", "disgust"), seed=1)
-    result = zero_shot(trained, target, config=FAST)
-    assert result.labels == ["angry", "sad"] and result.protocol == "zero-shot"
+    target = _target()
+    shared = shared_emotions(trained.labels, target.meta["emotion"].unique())
+    assert shared == ["angry", "sad"]
+    on_shared = target.take(np.flatnonzero(target.meta["emotion"].isin(shared)))
+    result = cross_validate(ZeroShot(trained.path), on_shared, "loso", experiment="zero-shot", progress=False)
+    assert result.labels == ["angry", "sad"] and result.model == "cnn1"
     assert set(result.predictions["true"]) == {"angry", "sad"}  # disgust is not a source emotion: left out
     assert list(result.per_fold["fold"]) == [f"speaker tgt_s{i}" for i in range(3)]
-    assert (result.per_fold["n_test"] == 6).all()
+    assert (result.per_fold["n_test"] == 6).all() and (result.per_fold["epochs"] == 0).all()  # nothing trained
+    assert not result.histories
     np.testing.assert_allclose(result.predictions[["p_angry", "p_sad"]].sum(axis=1), 1.0, rtol=1e-5)
     assert result.summary().loc["uar", "mean"] > 0.8  # shared emotion directions: the source model transfers
 
 
-def test_new_head_copies_weights_and_freezes_all_but_the_output(source) -> None:
+def test_zero_shot_restricts_probabilities_to_the_shared_emotions(source) -> None:
     _, trained = source
-    network = with_new_head(trained, 3)
+    target = _target()  # disgust included: the model can never predict it
+    model = ZeroShot(trained.path).fit(target.X, target.meta["emotion"])
+    assert list(model.classes_) == ["angry", "sad"]
+    proba = model.predict_proba(target.X)
+    assert proba.shape == (len(target), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    # the network's own probabilities of those two emotions, renormalised
+    network, description = modelfile.load(trained.path)
+    raw = predict_proba(network, [np.asarray(target.X)])[:, [description["labels"].index(e) for e in ("angry", "sad")]]
+    np.testing.assert_allclose(proba, raw / raw.sum(axis=1, keepdims=True), rtol=1e-6)
+    assert set(model.predict(target.X)) <= {"angry", "sad"}
+    copy = clone(model)
+    assert copy.get_params() == {"source": trained.path} and not hasattr(copy, "classes_")
+    with pytest.raises(ValueError, match="share none"):
+        ZeroShot(trained.path).fit(target.X[:3], ["disgust", "calm", "boredom"])
+
+
+# ------------------------------------------------------------------------------------------------ fine-tuning
+
+
+def test_new_head_copies_weights_and_freezes_all_but_the_output(source) -> None:
+    table, trained = source
+    source_network, description = modelfile.load(trained.path)
+    network = with_new_head(source_network, description, 3)
     assert network.output_shape[-1] == 3
     assert all(not w.any() for w in network.get_layer("emotion").get_weights())  # zero-initialised: uniform start
-    probabilities = training.predict_proba(network, [np.asarray(source[0].X[:4])])
+    probabilities = predict_proba(network, [np.asarray(table.X[:4])])
     np.testing.assert_allclose(probabilities, 1 / 3, rtol=1e-6)
-    np.testing.assert_array_equal(network.get_layer("conv").get_weights()[0], trained.model.get_layer("conv").get_weights()[0])
+    np.testing.assert_array_equal(network.get_layer("conv").get_weights()[0], source_network.get_layer("conv").get_weights()[0])
     assert [layer.name for layer in network.layers if layer.trainable and layer.weights] == ["emotion"]
     assert [layer.name for layer in last_block(network)][0] == "conv"
     assert "conv" in unfreeze_last_block(network) and network.get_layer("conv").trainable
 
 
+def _estimator(strategy: str, trained, config: TrainConfig = FAST):
+    """What notebook 08 runs for each strategy: a fine-tuned pre-trained network, or the target only."""
+    if strategy == "scratch":
+        return NetworkClassifier(trained.description["model"], trained.description["params"], config)
+    return FineTuner(trained.path, strategy, config)
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_fine_tuning_trains_on_training_folds_only(source, strategy, monkeypatch) -> None:
     _, trained = source
-    target = corpus_table("tgt", ("angry", "sad", "disgust"), seed=1, copies=1)
-    meta = target.meta
+    # 4 target speakers: each fold trains on 3, one of them whole for validation (validation_split needs >= 3)
+    target = _target(copies=1, speakers=4)
     seen = []
-    real_fit = training.fit_network
+    real_fit = estimators.fit_network
 
     def spy(model_name, X_train, y_train, n_classes, **kwargs):
-        seen.append((len(X_train[0]), kwargs.get("model") is not None, kwargs.get("learning_rate")))
+        seen.append((len(X_train[0]), kwargs.get("model") is not None, kwargs.get("learning_rate"), n_classes))
         return real_fit(model_name, X_train, y_train, n_classes, **kwargs)
 
-    monkeypatch.setattr(training, "fit_network", spy)
-    monkeypatch.setattr("ser_utils.transfer.fit_network", spy)
-    result = fine_tune_cv(trained, target, "loso", strategy=strategy, experiment=strategy, config=FAST,
-                          use_augmented=True, progress=False)
-    assert list(result.per_fold["fold"]) == [f"speaker tgt_s{i}" for i in range(3)]
+    monkeypatch.setattr(estimators, "fit_network", spy)
+    result = cross_validate(_estimator(strategy, trained, FAST.replace(epochs=2)), target, "loso", experiment=strategy,
+                            max_folds=2, progress=False)
+    assert list(result.per_fold["fold"]) == ["speaker tgt_s0", "speaker tgt_s1"]
     assert result.labels == ["angry", "disgust", "sad"]  # the target's emotions: a new head
-    assert result.predictions["source_id"].is_unique and len(result.predictions) == meta["source_id"].nunique()
-    # each fold: 1 training speaker left after the test and validation speakers, with its copies
-    assert all(n == 18 for n, _, _ in seen)
-    starts_pretrained = [pre for _, pre, _ in seen]
+    assert result.predictions["source_id"].is_unique and len(result.predictions) == 2 * 9
+    assert (result.per_fold["n_train"] == 3 * 9 * 2).all()  # 3 training speakers, each clip with its copy
+    # each fit: 2 training speakers left after the test and validation speakers, with their copies
+    assert all(n == 2 * 9 * 2 and k == 3 for n, _, _, k in seen)
+    starts_pretrained = [pre for _, pre, _, _ in seen]
     if strategy == "scratch":
-        assert not any(starts_pretrained) and len(seen) == 3
+        assert not any(starts_pretrained) and len(seen) == 2
     elif strategy == "head":
-        assert all(starts_pretrained) and len(seen) == 3
+        assert all(starts_pretrained) and len(seen) == 2
+        assert set(result.histories["speaker tgt_s0"]["stage"]) == {"head"}
     else:  # head, then the last block at a tenth of the learning rate
-        assert len(seen) == 6 and [lr for _, _, lr in seen[1::2]] == [pytest.approx(FAST.learning_rate * 0.1)] * 3
+        assert len(seen) == 4 and [lr for _, _, lr, _ in seen[1::2]] == [pytest.approx(FAST.learning_rate * 0.1)] * 2
         assert set(result.histories["speaker tgt_s0"]["stage"]) == {"head", "last block"}
+    assert set(result.histories) == set(result.per_fold["fold"]) and (result.per_fold["s/epoch"] > 0).all()
+    np.testing.assert_allclose(result.predictions[["p_angry", "p_disgust", "p_sad"]].sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_fine_tuning_checks_features_and_strategy(source) -> None:
+def test_fine_tuner_is_clonable_and_leaves_the_source_untouched(source) -> None:
     _, trained = source
-    wrong = corpus_table("tgt", ("angry", "sad"), seed=1)
+    tuner = FineTuner(trained.path, "last_block", FAST, lr_factor=0.2)
+    copy = clone(tuner)
+    assert copy.get_params() == tuner.get_params() and copy is not tuner
+    assert copy.model == "cnn1"
+    before = trained.path.read_bytes()
+    target = _target(emotions=("angry", "sad"))
+    fitted = clone(tuner).fit(target.X, target.meta["emotion"], meta=target.meta)
+    assert list(fitted.classes_) == ["angry", "sad"] and not hasattr(copy, "classes_")
+    assert trained.path.read_bytes() == before
+
+
+def test_fine_tuning_checks_features_and_strategy(source, tmp_path) -> None:
+    _, trained = source
+    wrong = _target(emotions=("angry", "sad"))
     wrong.X = wrong.X[:, :10]
     with pytest.raises(ValueError, match="differ from the pre-trained"):
-        fine_tune_cv(trained, wrong, "loso", strategy="head", experiment="x", config=FAST)
+        cross_validate(FineTuner(trained.path, "head", FAST), wrong, "loso", experiment="x", progress=False)
+    right = _target(emotions=("angry", "sad"))
     with pytest.raises(ValueError, match="unknown strategy"):
-        fine_tune_cv(trained, corpus_table("tgt", ("angry", "sad")), "loso", strategy="freeze", experiment="x")
-    with pytest.raises(ValueError, match="pre-trained"):
-        fine_tune_cv(None, corpus_table("tgt", ("angry", "sad")), "loso", strategy="head", experiment="x")
+        cross_validate(FineTuner(trained.path, "freeze", FAST), right, "loso", experiment="x", progress=False)
+    with pytest.raises(modelfile.ModelFileError, match="not found"):
+        cross_validate(FineTuner(tmp_path / "nowhere.keras", "head", FAST), right, "loso", experiment="x",
+                       progress=False)
 
 
 def test_summary_table_and_gains(source) -> None:
     _, trained = source
-    target = corpus_table("tgt", ("angry", "sad", "neutral"), seed=2)
-    results = {(s, False, "loso"): fine_tune_cv(trained, target, "loso", strategy=s, experiment=s, config=FAST,
-                                                progress=False) for s in ("head", "scratch")}
+    target = _target(emotions=("angry", "sad", "neutral"), seed=2)
+    results = {(s, False, "loso"): cross_validate(_estimator(s, trained, FAST.replace(epochs=2)), target, "loso",
+                                                  experiment=s, progress=False) for s in ("head", "scratch")}
     table = summary_table(results, transfer="head", protocols=("loso", "lopo"))
     assert list(table.index) == ["target only", "transfer", "augmentation", "transfer + augmentation"]
     assert list(table.columns) == ["LOSO", "LOPO"]
     assert table.loc["transfer", "LOPO"] == "—" and table.loc["augmentation", "LOSO"] == "—"
     mean = results[("head", False, "loso")].summary().loc["uar", "mean"]
     assert table.loc["transfer", "LOSO"].startswith(f"{mean:.3f} ± ")
+    assert table.loc["transfer", "LOSO"] == results[("head", False, "loso")].cell()
     delta = gains(results, transfer="head")
     assert delta["transfer − target only"] == pytest.approx(
         mean - results[("scratch", False, "loso")].summary().loc["uar", "mean"])
@@ -160,10 +297,15 @@ def test_summary_table_and_gains(source) -> None:
 def test_cross_corpus_trains_on_one_group_and_tests_on_the_other() -> None:
     a = corpus_table("a", ("angry", "sad"), speakers=3)
     b = corpus_table("b", ("angry", "sad"), speakers=2, seed=3)
-    both = FeatureTable(X=np.vstack([a.X, b.X]), meta=pd.concat([a.meta, b.meta], ignore_index=True),
+    c = corpus_table("c", ("angry", "sad"), speakers=1, seed=4)
+    parts = [a, b, c]
+    both = FeatureTable(X=np.vstack([t.X for t in parts]), meta=pd.concat([t.meta for t in parts], ignore_index=True),
                         skipped=pd.DataFrame(), feature_names=None, feature_set="kaggle162", kind="vector", params={},
-                        audio=AudioConfig(), config_key="toy-ab")
-    result = cross_corpus(both, "cnn1", train_corpora=["a"], test_corpora=["b"], experiment="a → b", params=PARAMS,
-                          config=FAST, progress=False)
-    assert len(result.per_fold) == 1 and result.per_fold["n_test"].iloc[0] == len(b.meta)
-    assert set(result.predictions["source_id"]) == set(b.meta["source_id"])
+                        audio=AudioConfig(), config_key="toy-abc")
+    result = cross_validate(NetworkClassifier("cnn1", PARAMS, FAST.replace(epochs=2)), both, "cross_corpus",
+                            experiment="a → b+c", train_corpora=["a"], test_corpora=["b", "c"], progress=False)
+    assert len(result.per_fold) == 1 and result.per_fold["n_test"].iloc[0] == len(b.meta) + len(c.meta)
+    assert result.per_fold["n_train"].iloc[0] == len(a.meta)
+    assert set(result.predictions["source_id"]) == set(b.meta["source_id"]) | set(c.meta["source_id"])
+    by_corpus = per_corpus(result, both.meta)
+    assert list(by_corpus.index) == ["b", "c"] and by_corpus["n_test"].tolist() == [len(b.meta), len(c.meta)]

@@ -230,11 +230,11 @@ def copy_weights(source: Any, target: Any, *, skip: Sequence[str] = ()) -> list[
 def average_models(models: Sequence[Any]) -> Any:
     """One Keras model whose output is the mean of ``models``' probabilities (an ensemble, saved as one file)."""
     keras = keras_module()
-    for j, member in enumerate(models, 1):
-        member.name = f"{member.name}_member{j}"
     inputs = [keras.Input(shape=tuple(t.shape[1:]), name=t.name.split(":")[0]) for t in models[0].inputs]
     x = inputs[0] if len(inputs) == 1 else inputs
-    output = keras.layers.Average(name="ensemble", dtype="float32")([member(x) for member in models])
+    # each member wrapped under its own name (members of one network share theirs), the members left as they are
+    members = [keras.Model(member.input, member.output, name=f"member{j}") for j, member in enumerate(models, 1)]
+    output = keras.layers.Average(name="ensemble", dtype="float32")([member(x) for member in members])
     return keras.Model(x, output, name=f"ensemble_of_{len(models)}")
 
 

@@ -1,0 +1,125 @@
+"""Keras networks as scikit-learn estimators: cloning, the one cross-validation loop, what a fit reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+pytest.importorskip("keras")
+
+from ser_utils.estimators import NetworkClassifier, describe_input  # noqa: E402
+from ser_utils.evaluation import CVResult, cross_validate  # noqa: E402
+from ser_utils.features import FeatureTable  # noqa: E402
+from ser_utils.training import TrainConfig  # noqa: E402
+
+TINY = {"filters": 8}
+#: What a network adds to the per-fold table.
+NETWORK_COLUMNS = {"n_val", "epochs", "best_epoch", "s/epoch"}
+
+
+def test_network_classifier_clones_to_an_unfitted_copy_with_the_same_parameters(toy_table) -> None:
+    network = NetworkClassifier("cnn1", TINY, {"epochs": 2})
+    assert network.get_params() == {"model": "cnn1", "params": TINY, "config": {"epochs": 2}}
+    copy = clone(network)
+    assert type(copy) is NetworkClassifier and copy is not network
+    assert copy.get_params() == network.get_params()
+    assert copy.params is not network.params and copy.config is not network.config  # deep copies
+    table = toy_table()
+    fitted = network.fit(table.X, table.meta["emotion"], meta=table.meta)
+    assert fitted is network and hasattr(network, "networks_") and list(network.classes_) == ["angry", "neutral", "sad"]
+    again = clone(network)
+    for attribute in ("classes_", "networks_", "history_", "fit_info_", "run_info_"):
+        assert hasattr(network, attribute) and not hasattr(again, attribute), attribute
+    assert again.set_params(model="cnn4", config={"epochs": 1}).get_params()["model"] == "cnn4"
+    assert network.model == "cnn1"  # the original is left alone
+    config = TrainConfig(epochs=2)  # a TrainConfig works as well as a mapping
+    assert clone(NetworkClassifier("cnn1", TINY, config)).get_params()["config"] == config
+
+
+def test_a_fitted_network_reports_its_training(toy_table) -> None:
+    table = toy_table()
+    y = table.meta["emotion"].to_numpy()
+    network = NetworkClassifier("cnn1", TINY, {"epochs": 2, "val_fraction": 0.34}).fit(table.X, y, meta=table.meta)
+    assert set(network.fit_info_) == NETWORK_COLUMNS
+    assert network.fit_info_["epochs"] == len(network.history_) == 2 and 1 <= network.fit_info_["best_epoch"] <= 2
+    assert network.fit_info_["n_val"] == 9  # one whole speaker of three (3 sentences x 3 emotions)
+    assert {"loss", "val_loss", "accuracy", "val_accuracy", "seconds"} <= set(network.history_.columns)
+    assert network.run_info_["device"].startswith(("CPU", "GPU")) and network.run_info_["parameters"] > 0
+    proba = network.predict_proba(table.X)
+    assert proba.shape == (len(table), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(network.predict(table.X)) <= set(network.classes_)
+    # without meta, validation clips are drawn from the rows themselves
+    plain = NetworkClassifier("cnn1", TINY, {"epochs": 1, "val_fraction": 0.2}).fit(table.X, y)
+    assert plain.fit_info_["n_val"] == round(0.2 * len(table))
+    with pytest.raises(ValueError, match="no hyper-parameter"):
+        NetworkClassifier("cnn1", {"filterz": 3}).fit(table.X, y)
+    with pytest.raises(ValueError, match="no setting"):
+        NetworkClassifier("cnn1", TINY, {"epoch": 3}).fit(table.X, y)
+
+
+def test_network_classifier_in_cross_validate(toy_table) -> None:
+    table = toy_table()
+    result = cross_validate(NetworkClassifier("cnn1", TINY, {"epochs": 2}), table, "loso", experiment="cnn1 · LOSO",
+                            progress=False)
+    assert isinstance(result, CVResult) and result.model == "cnn1" and result.features == "kaggle162"
+    assert len(result.per_fold) == 3
+    assert NETWORK_COLUMNS <= set(result.per_fold.columns)
+    assert (result.per_fold["epochs"] == 2).all() and result.per_fold["best_epoch"].between(1, 2).all()
+    assert (result.per_fold["s/epoch"] > 0).all() and result.epoch_seconds > 0
+    assert list(result.histories) == list(result.per_fold["fold"])  # one history per fold
+    assert all(len(h) == 2 for h in result.histories.values())
+    assert result.info["parameters"] > 0 and result.info["seconds"] > 0
+    assert result.predictions["source_id"].is_unique and len(result.predictions) == len(table)
+
+
+def _pipeline():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+
+
+def test_one_call_for_a_pipeline_and_a_network(toy_table) -> None:
+    table = toy_table(copies=1)
+    kwargs = dict(experiment="same call", speaker_norm=True, use_augmented=True, seed=3, progress=False)
+    classical = cross_validate(_pipeline(), table, "lopo", **kwargs)
+    network = cross_validate(NetworkClassifier("cnn1", TINY, {"epochs": 2}), table, "lopo", **kwargs)
+    assert classical.model == "logisticregression" and network.model == "cnn1"
+    for attribute in ("experiment", "features", "protocol", "labels", "chance"):
+        assert getattr(classical, attribute) == getattr(network, attribute), attribute
+    # the per-fold table: the same columns, then what the network adds
+    assert list(network.per_fold.columns[:len(classical.per_fold.columns)]) == list(classical.per_fold.columns)
+    assert set(network.per_fold.columns) - set(classical.per_fold.columns) == NETWORK_COLUMNS
+    common = ["fold", "n_train", "n_test"]
+    pd.testing.assert_frame_equal(classical.per_fold[common], network.per_fold[common])  # the same folds and rows
+    # the same clip predictions table (one row per test clip, probabilities per emotion)
+    assert list(classical.predictions.columns) == list(network.predictions.columns)
+    assert list(classical.predictions.columns) == ["source_id", "fold", "true", "pred", "p_angry", "p_neutral", "p_sad"]
+    pd.testing.assert_frame_equal(classical.predictions[["source_id", "fold", "true"]],
+                                  network.predictions[["source_id", "fold", "true"]])
+    assert list(classical.summary().index) == list(network.summary().index)
+    assert not classical.histories and network.histories
+    assert np.isnan(classical.epoch_seconds) and network.epoch_seconds > 0
+
+
+def test_a_two_input_network_in_cross_validate(toy_table) -> None:
+    deep, stats = toy_table(shape=(12,)), toy_table(shape=(5,), seed=1)
+    stats = FeatureTable(X=stats.X, meta=stats.meta, skipped=stats.skipped, feature_names=None, feature_set="stats",
+                         kind="vector", params={}, audio=stats.audio, config_key="toy")
+    network = NetworkClassifier("fusion", {"filters": (4, 4), "hidden": (8,)}, {"epochs": 1})
+    result = cross_validate(network, [deep, stats], "loso", experiment="fusion", max_folds=1, progress=False)
+    assert result.features == "kaggle162+stats" and result.model == "fusion"
+    assert len(result.per_fold) == 1 and result.per_fold["n_test"].iloc[0] == 9
+
+
+def test_describe_input_says_how_to_recompute_a_table(toy_table) -> None:
+    item = describe_input(toy_table())
+    assert item["feature_set"] == "kaggle162" and item["kind"] == "vector" and item["shape"] == [12]
+    assert item["params"]["n_mfcc"] == 20  # the set's full parameters
+    odd = toy_table()
+    odd.feature_set = "mystery"
+    with pytest.raises(ValueError, match="cannot describe input"):
+        describe_input(odd)
