@@ -186,6 +186,17 @@ def deferred_interrupt():
         raise KeyboardInterrupt
 
 
+def remove_dead_staging(folder: Path) -> None:
+    """Remove what runs that were killed (SIGKILL, a crash) left in the staging folder; live runs keep theirs."""
+    for run in folder.glob("*") if folder.is_dir() else []:
+        try:
+            os.kill(int(run.name.rsplit("-", 1)[1]), 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(run, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
 def check_out_dir(out_dir: Path) -> None:
     """Refuse an output folder that cannot hold reports, or that holds the source notebooks (they would be
     overwritten by executed copies), before anything is read or run."""
@@ -284,7 +295,7 @@ def execute(args: argparse.Namespace) -> int:
     from ser_utils.datasets import resolve_dataset
     from ser_utils.params import declared_parameters, validate
     from ser_utils.reporting import render_index
-    from ser_utils.results import keep_failure, publish, stage, write_atomic
+    from ser_utils.results import STAGING_DIR, folder_lock, keep_failure, publish, stage, write_atomic
     from ser_utils.runinfo import git_revision, machine, package_versions
 
     resolve_dataset(args.dataset)  # unknown names fail here, before any work
@@ -312,8 +323,10 @@ def execute(args: argparse.Namespace) -> int:
     # Figures must reach the notebook even when the caller's environment picks a non-interactive backend.
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     records, interrupted = [], None
+    run_id = f"{started:%Y%m%dT%H%M%S}-{os.getpid()}"
+    remove_dead_staging(out_dir / STAGING_DIR)
     for i, source in enumerate(notebooks, 1):
-        staging = stage(out_dir, source.stem)
+        staging = stage(out_dir, source.stem, run_id)
         values = params.for_notebook(source.stem, declared[source.stem])
         driver_values = {"dataset": args.dataset, "data_dir": str(dataset_root(args.data_dir)),
                          "reports_dir": str(staging)}
@@ -336,7 +349,9 @@ def execute(args: argparse.Namespace) -> int:
         print(f"{record['status']} ({record['duration_s']:.1f} s)" + (f": {record['error']}" if "error" in record else ""),
               flush=True)
         records.append(record)
-    shutil.rmtree(out_dir / ".staging", ignore_errors=True)
+    shutil.rmtree(out_dir / STAGING_DIR / run_id, ignore_errors=True)
+    with contextlib.suppress(OSError):  # empty once no run is in progress
+        (out_dir / STAGING_DIR).rmdir()
 
     finished = datetime.now(timezone.utc)
     run = {
@@ -353,9 +368,10 @@ def execute(args: argparse.Namespace) -> int:
     }
     if interrupted:
         run["interrupted"] = interrupted
-    run = merged_run(out_dir, run)
-    write_atomic(out_dir / "run.json", json.dumps(run, indent=2, default=str))
-    index = render_index(run, out_dir)
+    with folder_lock(out_dir):
+        run = merged_run(out_dir, run)
+        write_atomic(out_dir / "run.json", json.dumps(run, indent=2, default=str))
+        index = render_index(run, out_dir)
     failed = [r["name"] for r in records if r["status"] != "ok"]
     if interrupted:
         done = ", ".join(r["name"] for r in records) or "none"

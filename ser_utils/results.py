@@ -8,6 +8,8 @@ notebook had to leave out, so nothing is dropped silently.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -65,15 +67,33 @@ def _write_table(table: pd.DataFrame, path: Path) -> None:
     write_atomic(path, table.reindex(columns=RESULT_COLUMNS).to_csv(index=False))
 
 
-def stage(reports_dir: str | Path, notebook: str) -> Path:
-    """A private folder for one notebook run inside ``reports_dir``, holding a copy of the current results
-    (so the notebook can read what earlier notebooks recorded): nothing in ``reports_dir`` changes until
-    :func:`publish` moves the notebook's outputs in, so a failed or interrupted run loses nothing."""
-    staging = Path(reports_dir) / ".staging" / notebook
+#: Inside a reports folder: one private folder per run (``<run id>/<notebook>``), removed when the run ends.
+STAGING_DIR = ".staging"
+
+
+@contextlib.contextmanager
+def folder_lock(reports_dir: str | Path):
+    """Exclusive access to a reports folder while outputs move in (two runs into one folder take turns)."""
+    path = Path(reports_dir) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def stage(reports_dir: str | Path, notebook: str, run_id: str) -> Path:
+    """A private folder for one notebook of one run inside ``reports_dir``, holding a copy of the current
+    results (so the notebook can read what earlier notebooks recorded): nothing in ``reports_dir`` changes
+    until :func:`publish` moves the notebook's outputs in, so a failed, interrupted or killed run loses nothing."""
+    staging = Path(reports_dir) / STAGING_DIR / run_id / notebook
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    if (Path(reports_dir) / RESULTS_FILE).is_file():
-        shutil.copyfile(Path(reports_dir) / RESULTS_FILE, staging / RESULTS_FILE)
+    with folder_lock(reports_dir):
+        if (Path(reports_dir) / RESULTS_FILE).is_file():
+            shutil.copyfile(Path(reports_dir) / RESULTS_FILE, staging / RESULTS_FILE)
     return staging
 
 
@@ -81,6 +101,12 @@ def publish(staging: str | Path, reports_dir: str | Path, notebook: str) -> None
     """Move a finished notebook's outputs from ``staging`` into ``reports_dir``: its rows of results.csv
     replace its old rows, its headlines, saved models and rendered pages replace the old ones."""
     staging, reports_dir = Path(staging), Path(reports_dir)
+    with folder_lock(reports_dir):
+        _publish(staging, reports_dir, notebook)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging: Path, reports_dir: Path, notebook: str) -> None:
     new = read_results(staging)
     old = read_results(reports_dir)
     _write_table(pd.concat([old[old["notebook"] != notebook], new[new["notebook"] == notebook]], ignore_index=True),
@@ -100,7 +126,6 @@ def publish(staging: str | Path, reports_dir: str | Path, notebook: str) -> None
         if page.is_file():
             os.replace(page, reports_dir / page.name)
         (reports_dir / f"{notebook}.failed{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
 
 
 def keep_failure(staging: str | Path, reports_dir: str | Path, notebook: str) -> dict[str, str]:
@@ -112,7 +137,8 @@ def keep_failure(staging: str | Path, reports_dir: str | Path, notebook: str) ->
         page = staging / f"{notebook}{suffix}"
         if page.is_file():
             target = reports_dir / f"{notebook}.failed{suffix}"
-            os.replace(page, target)
+            with folder_lock(reports_dir):
+                os.replace(page, target)
             kept[key] = target.name
     shutil.rmtree(staging, ignore_errors=True)
     return kept
