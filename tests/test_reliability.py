@@ -278,6 +278,7 @@ def test_killed_and_concurrent_runs_leave_a_whole_report(tmp_path) -> None:
     rerun = _run_all("--quick", "--notebooks", "03", "--out", str(out))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     undisturbed = _run_all("--quick", "--notebooks", "03", "--out", str(tmp_path / "clean"))
+    assert undisturbed.returncode == 0
     columns = ["experiment", "uar", "accuracy", "macro_f1"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv")[columns],
                                   pd.read_csv(tmp_path / "clean" / "results.csv")[columns])
