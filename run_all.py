@@ -16,9 +16,12 @@ run and the failed one is rendered with its error), 2 for a usage error caught b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import shutil
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -170,6 +173,100 @@ def run_notebook(source: Path, out_dir: Path, parameters: dict[str, Any], args: 
     return record
 
 
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Hold Ctrl-C (SIGINT) until the block has finished, then raise it."""
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def remove_dead_staging(folder: Path) -> None:
+    """Remove what runs that were killed (SIGKILL, a crash) left in the staging folder; live runs keep theirs."""
+    for run in folder.glob("*") if folder.is_dir() else []:
+        try:
+            os.kill(int(run.name.rsplit("-", 1)[1]), 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(run, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder that cannot hold reports, or that holds the source notebooks (they would be
+    overwritten by executed copies), before anything is read or run."""
+    sources = {p.resolve() for p in discover_notebooks()}
+    if any((out_dir / p.name).resolve() in sources for p in discover_notebooks()):
+        raise UsageError(f"--out {out_dir} holds the source notebooks, which the reports would overwrite: "
+                         f"choose another folder (default: reports/<dataset>)")
+    for parent in [out_dir, *out_dir.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out {out_dir}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UsageError(f"--out {out_dir}: cannot write in {parent} (permission denied); choose another folder")
+            break
+
+
+def check_kernel(name: str | None) -> None:
+    """An unknown ``--kernel`` is a usage error, not nine failed notebooks."""
+    if not name:
+        return
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise UsageError(f"--kernel {name!r}: no such Jupyter kernel (installed: {known})") from None
+
+
+def check_labels(dataset: Any, name: str, data_dir: str | None, common: dict[str, Any]) -> None:
+    """The emotions asked for must all be in the corpus, and at least two must remain."""
+    present = sorted(dataset.manifest["emotion"].unique())
+    wanted = common.get("emotions")
+    if wanted:
+        wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+        missing = sorted(set(wanted) - set(present))
+        if missing:
+            from ser_utils.datasets import load_dataset
+
+            everything = load_dataset(name, data_dir, merge=common.get("merge_labels"), seed=common.get("seed", 0),
+                                      synthetic_size=common.get("synthetic_size", "default"), progress=False)
+            has = ", ".join(sorted(everything.manifest["emotion"].unique()))
+            raise UsageError(f"emotions: {', '.join(missing)} not in {name} (after merge_labels); it has: {has}")
+    if len(present) < 2:
+        raise UsageError(f"{name} has only one emotion left ({', '.join(present)}): a classifier needs at least two; "
+                         f"widen -p emotions=[...]")
+
+
+def merged_run(out_dir: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """``run`` with the notebooks of earlier runs into the same folder that this run did not replace, each
+    with the run it came from; a notebook that failed now keeps its earlier results beside the failure."""
+    previous: dict[str, Any] = {}
+    try:
+        previous = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    stamp = {k: run.get(k) for k in ("started", "command", "git_revision")}
+    records = {nb["name"]: nb for nb in previous.get("notebooks", []) if (out_dir / f"{nb['name']}.ipynb").is_file()}
+    for nb in run["notebooks"]:
+        before = records.get(nb["name"])
+        if nb["status"] != "ok" and before is not None and before.get("status") == "ok":
+            records[nb["name"]] = {**before, "status": nb["status"], "error": nb.get("error"),
+                                   "failed_html": nb.get("html")}
+        else:
+            records[nb["name"]] = {**nb, "run": stamp}
+    parameters = {**previous.get("notebook_parameters", {}), **run["notebook_parameters"]}
+    return {**run, "notebooks": [records[k] for k in sorted(records)], "notebook_parameters": parameters}
+
+
 def list_everything(data_dir: str | None) -> str:
     """Human-readable listing of datasets (with where their data is) and notebooks."""
     from ser_utils.corpora import CORPORA
@@ -198,7 +295,7 @@ def execute(args: argparse.Namespace) -> int:
     from ser_utils.datasets import resolve_dataset
     from ser_utils.params import declared_parameters, validate
     from ser_utils.reporting import render_index
-    from ser_utils.results import drop_results
+    from ser_utils.results import STAGING_DIR, folder_lock, keep_failure, publish, stage, write_atomic
     from ser_utils.runinfo import git_revision, machine, package_versions
 
     resolve_dataset(args.dataset)  # unknown names fail here, before any work
@@ -209,27 +306,52 @@ def execute(args: argparse.Namespace) -> int:
     declared = {p.stem: declared_parameters(p) for p in discover_notebooks()}
     validate(params, declared)
 
-    started = datetime.now(timezone.utc)
-    dataset = prepare_data(args.dataset, args.data_dir, params.common)
     out_dir = Path(args.out).resolve() if args.out else REPO / "reports" / args.dataset
+    check_out_dir(out_dir)
+    check_kernel(args.kernel)
+    started = datetime.now(timezone.utc)
+    try:
+        dataset = prepare_data(args.dataset, args.data_dir, params.common)
+    except ValueError as exc:  # labels: an unknown emotion, or none left after selecting
+        raise UsageError(str(exc)) from exc
+    check_labels(dataset, args.dataset, args.data_dir, params.common)
     out_dir.mkdir(parents=True, exist_ok=True)
-    drop_results(out_dir, [p.stem for p in notebooks])
     print(f"Dataset {args.dataset}: {len(dataset.manifest)} files, {len(dataset.skipped)} skipped, "
           f"fingerprint {dataset.fingerprint()}")
     print(f"Reports: {out_dir}")
 
     # Figures must reach the notebook even when the caller's environment picks a non-interactive backend.
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    driver_values = {"dataset": args.dataset, "data_dir": str(dataset_root(args.data_dir)), "reports_dir": str(out_dir)}
-    records = []
+    records, interrupted = [], None
+    run_id = f"{started:%Y%m%dT%H%M%S}-{os.getpid()}"
+    remove_dead_staging(out_dir / STAGING_DIR)
     for i, source in enumerate(notebooks, 1):
+        staging = stage(out_dir, source.stem, run_id)
         values = params.for_notebook(source.stem, declared[source.stem])
+        driver_values = {"dataset": args.dataset, "data_dir": str(dataset_root(args.data_dir)),
+                         "reports_dir": str(staging)}
         values.update({k: v for k, v in driver_values.items() if k in declared[source.stem]})
         print(f"[{i}/{len(notebooks)}] {source.stem} ...", end=" ", flush=True)
-        record = run_notebook(source, out_dir, values, args)
+        try:
+            record = run_notebook(source, staging, values, args)
+        except KeyboardInterrupt:
+            shutil.rmtree(staging, ignore_errors=True)
+            interrupted = source.stem
+            print("interrupted")
+            break
+        with deferred_interrupt():  # a notebook's outputs move in whole, or not at all
+            if record["status"] == "ok":
+                publish(staging, out_dir, source.stem)
+            else:
+                record.update(keep_failure(staging, out_dir, source.stem))
+        if "reports_dir" in record["parameters"]:
+            record["parameters"]["reports_dir"] = str(out_dir)
         print(f"{record['status']} ({record['duration_s']:.1f} s)" + (f": {record['error']}" if "error" in record else ""),
               flush=True)
         records.append(record)
+    shutil.rmtree(out_dir / STAGING_DIR / run_id, ignore_errors=True)
+    with contextlib.suppress(OSError):  # empty once no run is in progress
+        (out_dir / STAGING_DIR).rmdir()
 
     finished = datetime.now(timezone.utc)
     run = {
@@ -244,9 +366,18 @@ def execute(args: argparse.Namespace) -> int:
         "versions": package_versions(), "git_revision": git_revision(), "machine": machine(),
         "notebooks": records,
     }
-    (out_dir / "run.json").write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
-    index = render_index(run, out_dir)
+    if interrupted:
+        run["interrupted"] = interrupted
+    with folder_lock(out_dir):
+        run = merged_run(out_dir, run)
+        write_atomic(out_dir / "run.json", json.dumps(run, indent=2, default=str))
+        index = render_index(run, out_dir)
     failed = [r["name"] for r in records if r["status"] != "ok"]
+    if interrupted:
+        done = ", ".join(r["name"] for r in records) or "none"
+        print(f"\nInterrupted during {interrupted}: its earlier results (if any) are untouched; finished in this run: "
+              f"{done}. Index: {index}", file=sys.stderr)
+        return 130
     print(f"\n{len(records) - len(failed)}/{len(records)} notebooks ran in {run['duration_s']:.0f} s. Index: {index}")
     if failed:
         print(f"FAILED: {', '.join(failed)} (see the rendered notebooks for the error)", file=sys.stderr)
@@ -277,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, UnknownDatasetError, ParameterError, CorpusNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted before any notebook ran: no report was changed", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -73,10 +73,13 @@ def load_audio(path: str | os.PathLike, sr: int | None = 16000, *, mono: bool = 
     ``sr=None`` keeps the native rate. Stereo is averaged to mono unless ``mono=False``
     (then the result is channels × samples). An unreadable file raises :class:`AudioError`.
     """
+    _check_exists(path)
     try:
         data, native_sr = sf.read(os.fspath(path), dtype="float32", always_2d=True)
     except Exception as err:  # noqa: BLE001 - libsndfile, OS and format errors all mean "cannot use"
         raise AudioError(f"corrupt or unreadable: {_short(err)}") from err
+    if not np.all(np.isfinite(data)):  # before resampling, which would fail on them with a traceback
+        raise AudioError("corrupt or unreadable: non-finite samples (NaN or infinity)")
     y = data.mean(axis=1) if mono else data.T
     if sr is not None and sr != native_sr and y.shape[-1] > 0:
         y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
@@ -84,6 +87,15 @@ def load_audio(path: str | os.PathLike, sr: int | None = 16000, *, mono: bool = 
     elif sr is not None:
         native_sr = sr
     return np.ascontiguousarray(y, dtype=np.float32), int(native_sr)
+
+
+def _check_exists(path: str | os.PathLike) -> None:
+    """A missing path gets its own reason (libsndfile would only say "System error")."""
+    if not os.path.exists(path):
+        link = " (a broken symbolic link)" if os.path.islink(path) else ""
+        raise AudioError(f"not found: no such file{link}")
+    if os.path.isdir(path):
+        raise AudioError("not a file: it is a folder")
 
 
 def _short(err: Exception) -> str:
@@ -101,6 +113,9 @@ def check_signal(y: np.ndarray, sr: int, config: AudioConfig) -> None:
     peak = to_dbfs(float(np.max(np.abs(y))))
     if peak < config.silence_dbfs:
         raise AudioError(f"silent: peak {peak:.0f} dBFS")
+    swing = to_dbfs(float(np.ptp(y)) / 2)
+    if swing < config.silence_dbfs:  # a constant offset (DC) reaches the peak without any sound
+        raise AudioError(f"silent: a constant (DC) signal, variation {swing:.0f} dBFS")
     seconds = y.size / sr
     if seconds < config.min_duration:
         raise AudioError(f"too short: {seconds:.2f} s < {config.min_duration:.2f} s")
@@ -109,6 +124,7 @@ def check_signal(y: np.ndarray, sr: int, config: AudioConfig) -> None:
 def read_clip(path: str | os.PathLike, config: AudioConfig | None = None) -> np.ndarray:
     """Load, check and (optionally) trim one file; raises :class:`AudioError` with the reason."""
     config = config or AudioConfig()
+    _check_exists(path)
     try:
         info = sf.info(os.fspath(path))
     except Exception as err:  # noqa: BLE001

@@ -40,6 +40,13 @@ class PredictionError(ValueError):
     """A file cannot be classified (not audio, too short, silent ...): ``reason`` says why."""
 
 
+#: Speaker normalisation needs statistics of the speaker: below this many usable reference clips they
+#: are meaningless (one clip has no spread at all) and prediction is refused.
+MIN_REFERENCE_CLIPS = 3
+#: Below this many clips or seconds of reference the statistics are noisy: prediction says so.
+ADVISED_REFERENCE = (5, 10.0)
+
+
 @dataclass
 class Predictor:
     """A loaded model with its label map, feature configuration and audio settings."""
@@ -61,14 +68,18 @@ class Predictor:
         """Whether the model was trained on speaker-standardised inputs (then it needs reference clips)."""
         return bool(self.meta.get("speaker_norm", self.meta.get("config", {}).get("speaker_norm", False)))
 
-    def features(self, path: str | Path, gender: str | None = None) -> list[np.ndarray]:
+    def clip(self, path: str | Path) -> np.ndarray:
+        """The conditioned audio of one file, as in training (:class:`PredictionError` when unusable)."""
+        try:
+            return load_clip(path, self.audio)
+        except AudioError as err:
+            raise PredictionError(err.reason) from err
+
+    def features(self, path: str | Path, gender: str | None = None, y: np.ndarray | None = None) -> list[np.ndarray]:
         """The model's inputs for one file, one array per input; rows are windows (one for unwindowed sets)."""
         from .features import compute
 
-        try:
-            y = load_clip(path, self.audio)
-        except AudioError as err:
-            raise PredictionError(err.reason) from err
+        y = self.clip(path) if y is None else y
         rows = pd.DataFrame({"gender": [gender]}) if gender else None
         out = []
         for spec in self.meta["inputs"]:
@@ -89,18 +100,34 @@ class Predictor:
             out.append(x.astype(np.float32))
         return out
 
-    def speaker_statistics(self, paths: Sequence[str | Path], gender: str | None = None) -> list[tuple]:
-        """Per-input statistics of one speaker from reference clips (any emotion), for speaker-normalised models."""
-        feats, problems = [], []
-        for p in paths:
+    def speaker_statistics(self, paths: Sequence[str | Path], gender: str | None = None) -> tuple[list[tuple], dict]:
+        """Per-input statistics of one speaker from reference clips (any emotion), for speaker-normalised
+        models, and what they rest on (``clips``, ``seconds``, ``problems``, ``warning``).
+
+        Fewer than :data:`MIN_REFERENCE_CLIPS` usable clips is an error (a ``ValueError``: the call is
+        the problem, not a file); fewer than :data:`ADVISED_REFERENCE` clips or seconds gives a warning.
+        """
+        feats, problems, seconds = [], [], 0.0
+        for p in dict.fromkeys(map(str, paths)):
             try:
-                feats.append(self.features(p, gender))
+                y = self.clip(p)
+                feats.append(self.features(p, gender, y))
+                seconds += len(y) / self.audio.sr
             except PredictionError as err:
                 problems.append(f"{p}: {err}")
-        if not feats:
-            raise PredictionError("no usable speaker reference clip" + (f" ({'; '.join(problems)})" if problems else ""))
+        if len(feats) < MIN_REFERENCE_CLIPS:
+            raise ValueError(
+                f"speaker normalisation needs at least {MIN_REFERENCE_CLIPS} reference clips of the same speaker (any "
+                f"emotion, ideally {ADVISED_REFERENCE[0]}+ and {ADVISED_REFERENCE[1]:.0f}+ s); {len(feats)} usable "
+                f"given" + (f" ({'; '.join(problems)})" if problems else "") + ". With fewer, the statistics have no "
+                "spread and the network sees unnormalised features: give more clips with --speaker-ref")
+        info = {"clips": len(feats), "seconds": round(seconds, 1), "problems": problems, "warning": ""}
+        if len(feats) < ADVISED_REFERENCE[0] or seconds < ADVISED_REFERENCE[1]:
+            info["warning"] = (f"speaker reference of only {len(feats)} clips ({seconds:.1f} s): the speaker's "
+                               f"statistics are noisy; {ADVISED_REFERENCE[0]}+ clips and {ADVISED_REFERENCE[1]:.0f}+ s are advised")
         modes = [MODE_OF_KIND.get(spec["kind"], "feature") for spec in self.meta["inputs"]]
-        return [statistics(np.concatenate([f[i] for f in feats]), mode) for i, mode in enumerate(modes)]
+        stats = [statistics(np.concatenate([f[i] for f in feats]), mode) for i, mode in enumerate(modes)]
+        return stats, info
 
     def probabilities(self, path: str | Path, *, gender: str | None = None,
                       speaker_stats: list[tuple] | None = None) -> pd.Series:
@@ -117,16 +144,18 @@ class Predictor:
     def predict(self, paths: Sequence[str | Path], *, gender: str | None = None,
                 speaker_ref: Sequence[str | Path] | None = None, same_speaker: bool = False) -> pd.DataFrame:
         """One row per file: emotion, confidence, a probability column per emotion, and ``error`` (why a
-        file could not be classified; its other columns are then empty)."""
+        file could not be classified; its other columns are then empty). For a speaker-normalised model,
+        ``reference_clips`` and ``reference_s`` say what the speaker's statistics rest on, and
+        ``table.attrs["reference"]`` holds the details (and a warning when the reference is small)."""
         paths = [str(p) for p in paths]
-        stats = None
+        stats, info = None, None
         if self.speaker_norm:
             refs = list(speaker_ref or []) or (paths if same_speaker else [])
             if not refs:
                 raise ValueError("this model was trained on speaker-normalised features: give reference clips of the "
                                  "same speaker (speaker_ref=[...] / --speaker-ref) or, when all files are one "
                                  "speaker's, same_speaker=True / --same-speaker")
-            stats = self.speaker_statistics(refs, gender)
+            stats, info = self.speaker_statistics(refs, gender)
         rows = []
         for p in paths:
             try:
@@ -135,8 +164,16 @@ class Predictor:
                              **{f"p_{k}": float(v) for k, v in proba.items()}, "error": ""})
             except PredictionError as err:
                 rows.append({"file": p, "emotion": None, "confidence": np.nan, "error": str(err)})
+            except Exception as err:  # noqa: BLE001 - one odd file must not cost the others their results
+                rows.append({"file": p, "emotion": None, "confidence": np.nan,
+                             "error": f"unexpected failure: {type(err).__name__}: {str(err).strip()[:200]}"})
         columns = ["file", "emotion", "confidence", *[f"p_{k}" for k in self.labels], "error"]
-        return pd.DataFrame(rows).reindex(columns=columns)
+        table = pd.DataFrame(rows).reindex(columns=columns)
+        if info is not None:
+            table.insert(len(columns) - 1, "reference_clips", info["clips"])
+            table.insert(len(columns), "reference_s", info["seconds"])
+            table.attrs["reference"] = info
+        return table
 
 
 def load_predictor(model_path: str | Path) -> Predictor:
@@ -154,7 +191,8 @@ def predict_files(model_path: str | Path, paths: Sequence[str | Path] | str | Pa
 
 def demo(model_path: str | Path, manifest: pd.DataFrame, *, gender_column: str = "gender") -> tuple[pd.DataFrame, str]:
     """The notebooks' prediction demo: one clip per emotion of the first speaker, from Python and from the
-    command line. Returns (the prediction table with the true emotion, what the command printed).
+    command line (a speaker-normalised model gets up to 10 of the speaker's clips as its reference).
+    Returns (the prediction table with the true emotion, what the command printed).
 
     Those clips were in training, so this shows how to use a model, not how good it is.
     """
@@ -165,7 +203,7 @@ def demo(model_path: str | Path, manifest: pd.DataFrame, *, gender_column: str =
     clips = one.groupby("emotion").head(1)
     gender = str(one[gender_column].iloc[0]) if gender_column in one else ""
     gender = gender if gender in ("male", "female") else None
-    refs = list(clips["path"]) if predictor.speaker_norm else None
+    refs = list(one["path"].head(max(10, len(clips)))) if predictor.speaker_norm else None  # the speaker's reference
     table = predictor.predict(list(clips["path"]), gender=gender, speaker_ref=refs).assign(true=list(clips["emotion"]))
     table["file"] = table["file"].map(lambda p: Path(p).name)
     args = [str(model_path), str(clips["path"].iloc[0]), *(["--gender", gender] if gender else []),
@@ -205,6 +243,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelFileError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    reference = table.attrs.get("reference")
+    if reference:
+        print(f"speaker reference: {reference['clips']} clips, {reference['seconds']:.1f} s", file=sys.stderr)
+        for problem in reference["problems"]:
+            print(f"warning: reference clip left out: {problem}", file=sys.stderr)
+        if reference["warning"]:
+            print(f"warning: {reference['warning']}", file=sys.stderr)
     ok = table[table["error"] == ""]
     for row in table[table["error"] != ""].itertuples():
         print(f"error: {row.file}: cannot use this file: {row.error}", file=sys.stderr)

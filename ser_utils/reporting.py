@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from .results import read_results
+from .results import read_results, write_atomic
 from .runinfo import git_revision, package_versions
 
 _CSS = """
@@ -40,19 +40,25 @@ def _format_value(value: Any) -> str:
 
 
 def _headline_cell(headlines: dict[str, Any]) -> str:
-    return "<br>".join(f"{_esc(k)}: <b>{_esc(_format_value(v))}</b>" for k, v in headlines.items())
+    return "<br>".join(f"{_esc(k)}: <b>{_esc(_format_value(v))}</b>" for k, v in headlines.items()
+                       if not str(k).startswith("_"))
 
 
-def _notebook_rows(notebooks: list[dict[str, Any]]) -> str:
+def _notebook_rows(notebooks: list[dict[str, Any]], started: str | None = None) -> str:
     rows = []
     for i, nb in enumerate(notebooks, 1):
         status = nb["status"]
         link = f'<a href="{_esc(nb["html"])}">{_esc(nb["name"])}</a>' if nb.get("html") else _esc(nb["name"])
         extra = f' · <a href="{_esc(nb["ipynb"])}">ipynb</a>' if nb.get("ipynb") else ""
-        error = f'<br><small class="failed">{_esc(nb["error"])}</small>' if nb.get("error") else ""
+        notes = [f'<small class="failed">{_esc(nb["error"])}</small>'] if nb.get("error") else []
+        if nb.get("failed_html"):
+            notes.append(f'<small><a href="{_esc(nb["failed_html"])}">the failed run, rendered</a></small>')
+        origin = (nb.get("run") or {}).get("started")
+        if origin and started and origin != started:
+            notes.append(f"<small>results from the run of {_esc(origin)}</small>")
         rows.append(
             f"<tr><td class=num>{i}</td><td>{link}{extra}<br><small>{_esc(nb.get('title', ''))}</small></td>"
-            f"<td class={_esc(status)}>{_esc(status)}{error}</td>"
+            f"<td class={_esc(status)}>{_esc(status)}{''.join('<br>' + n for n in notes)}</td>"
             f"<td class=num>{nb.get('duration_s', 0):.1f} s</td>"
             f"<td>{_headline_cell(nb.get('headlines', {}))}</td></tr>"
         )
@@ -102,7 +108,7 @@ def render_index(run: dict[str, Any], reports_dir: str | Path) -> Path:
 <h1>ser-lab report · {_esc(run.get("dataset"))}</h1>
 <p class=sub>{verdict}</p>
 <table>{facts_html}</table>
-<h2>Notebooks</h2>{_notebook_rows(notebooks)}
+<h2>Notebooks</h2>{_notebook_rows(notebooks, run.get("started"))}
 <h2>Results</h2>
 <p>One row per experiment, metrics averaged over folds (± standard deviation across folds).
 UAR is the unweighted average recall (balanced accuracy). Machine-readable: <a href="results.csv">results.csv</a>.</p>
@@ -114,7 +120,7 @@ UAR is the unweighted average recall (balanced accuracy). Machine-readable: <a h
 <p>Everything above is also in <a href="run.json">run.json</a>.</p>
 </body></html>"""
     path = reports_dir / "index.html"
-    path.write_text(body, encoding="utf-8")
+    write_atomic(path, body)
     return path
 
 

@@ -8,8 +8,13 @@ notebook had to leave out, so nothing is dropped silently.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,14 +49,99 @@ def read_results(reports_dir: str | Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def drop_results(reports_dir: str | Path, notebooks: list[str]) -> None:
-    """Remove the rows of ``notebooks`` before they run again, keeping the others."""
-    path = Path(reports_dir) / RESULTS_FILE
-    if path.is_file():
-        table = read_results(reports_dir)
-        table[~table["notebook"].isin(notebooks)].to_csv(path, index=False)
-    for nb in notebooks:
-        (Path(reports_dir) / HEADLINES_DIR / f"{nb}.json").unlink(missing_ok=True)
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder: the file is whole or unchanged."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_table(table: pd.DataFrame, path: Path) -> None:
+    write_atomic(path, table.reindex(columns=RESULT_COLUMNS).to_csv(index=False))
+
+
+#: Inside a reports folder: one private folder per run (``<run id>/<notebook>``), removed when the run ends.
+STAGING_DIR = ".staging"
+
+
+@contextlib.contextmanager
+def folder_lock(reports_dir: str | Path):
+    """Exclusive access to a reports folder while outputs move in (two runs into one folder take turns)."""
+    path = Path(reports_dir) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def stage(reports_dir: str | Path, notebook: str, run_id: str) -> Path:
+    """A private folder for one notebook of one run inside ``reports_dir``, holding a copy of the current
+    results (so the notebook can read what earlier notebooks recorded): nothing in ``reports_dir`` changes
+    until :func:`publish` moves the notebook's outputs in, so a failed, interrupted or killed run loses nothing."""
+    staging = Path(reports_dir) / STAGING_DIR / run_id / notebook
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with folder_lock(reports_dir):
+        if (Path(reports_dir) / RESULTS_FILE).is_file():
+            shutil.copyfile(Path(reports_dir) / RESULTS_FILE, staging / RESULTS_FILE)
+    return staging
+
+
+def publish(staging: str | Path, reports_dir: str | Path, notebook: str) -> None:
+    """Move a finished notebook's outputs from ``staging`` into ``reports_dir``: its rows of results.csv
+    replace its old rows, its headlines, saved models and rendered pages replace the old ones."""
+    staging, reports_dir = Path(staging), Path(reports_dir)
+    with folder_lock(reports_dir):
+        _publish(staging, reports_dir, notebook)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging: Path, reports_dir: Path, notebook: str) -> None:
+    new = read_results(staging)
+    old = read_results(reports_dir)
+    _write_table(pd.concat([old[old["notebook"] != notebook], new[new["notebook"] == notebook]], ignore_index=True),
+                 reports_dir / RESULTS_FILE)
+    headline = staging / HEADLINES_DIR / f"{notebook}.json"
+    target = reports_dir / HEADLINES_DIR / f"{notebook}.json"
+    if headline.is_file():
+        target.parent.mkdir(exist_ok=True)
+        os.replace(headline, target)
+    else:
+        target.unlink(missing_ok=True)
+    for item in sorted((staging / "models").glob("*")) if (staging / "models").is_dir() else []:
+        (reports_dir / "models").mkdir(exist_ok=True)
+        os.replace(item, reports_dir / "models" / item.name)
+    for suffix in (".ipynb", ".html"):
+        page = staging / f"{notebook}{suffix}"
+        if page.is_file():
+            os.replace(page, reports_dir / page.name)
+        (reports_dir / f"{notebook}.failed{suffix}").unlink(missing_ok=True)
+
+
+def keep_failure(staging: str | Path, reports_dir: str | Path, notebook: str) -> dict[str, str]:
+    """Keep a failed run's rendered pages as ``<notebook>.failed.html`` / ``.ipynb`` beside the previous
+    (successful) outputs, which stay as they were; returns the page names kept."""
+    staging, reports_dir = Path(staging), Path(reports_dir)
+    kept = {}
+    for suffix, key in ((".ipynb", "ipynb"), (".html", "html")):
+        page = staging / f"{notebook}{suffix}"
+        if page.is_file():
+            target = reports_dir / f"{notebook}.failed{suffix}"
+            with folder_lock(reports_dir):
+                os.replace(page, target)
+            kept[key] = target.name
+    shutil.rmtree(staging, ignore_errors=True)
+    return kept
 
 
 def read_headlines(reports_dir: str | Path, notebook: str) -> dict[str, Any]:
@@ -104,8 +194,7 @@ class Report:
                 raise ValueError(f"{metric} must be a fraction in [0, 1], got {row[metric]}")
         table = read_results(self.reports_dir)
         same = (table["notebook"] == self.notebook) & (table["experiment"] == experiment)
-        table = pd.concat([table[~same], pd.DataFrame([row])], ignore_index=True)
-        table[RESULT_COLUMNS].to_csv(self.reports_dir / RESULTS_FILE, index=False)
+        _write_table(pd.concat([table[~same], pd.DataFrame([row])], ignore_index=True), self.reports_dir / RESULTS_FILE)
         return row
 
     def results(self) -> pd.DataFrame:
@@ -119,13 +208,22 @@ class Report:
         folder.mkdir(exist_ok=True)
         values = read_headlines(self.reports_dir, self.notebook)
         values[key] = value.item() if hasattr(value, "item") else value
-        (folder / f"{self.notebook}.json").write_text(json.dumps(values, indent=1, default=str), encoding="utf-8")
+        write_atomic(folder / f"{self.notebook}.json", json.dumps(values, indent=1, default=str))
 
     def note_skipped(self, skipped: pd.DataFrame) -> None:
-        """Record how many inputs were skipped, and why (the table itself belongs in the notebook)."""
-        self.headline("skipped files", int(len(skipped)))
-        if len(skipped):
-            self.headline("skip reasons", skipped["reason"].str.split(":").str[0].value_counts().to_dict())
+        """Record how many inputs were skipped, and why (the table itself belongs in the notebook).
+
+        Calls add up: a notebook that reads several corpora notes each one's skips; a file listed twice
+        (by path) counts once.
+        """
+        earlier = read_headlines(self.reports_dir, self.notebook).get("_skipped", [])
+        rows = pd.concat([pd.DataFrame(earlier, columns=["path", "reason"]),
+                          skipped.reindex(columns=["path", "reason"]).astype(str)], ignore_index=True)
+        rows = rows.drop_duplicates("path") if len(rows) else rows
+        self.headline("_skipped", rows.to_dict("records"))
+        self.headline("skipped files", int(len(rows)))
+        if len(rows):
+            self.headline("skip reasons", rows["reason"].str.split(":").str[0].value_counts().to_dict())
 
 
 def open_report(reports_dir: str | Path | None, notebook: str, *, dataset: str, seed: int | None = None) -> Report:

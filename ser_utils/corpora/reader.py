@@ -51,8 +51,14 @@ def _typed(frame: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def list_files(root: Path) -> dict[str, tuple[int, int]]:
-    """Visible files under ``root`` (hidden files/folders and macOS ``._`` forks left out) → (size, mtime_ns)."""
+def list_files(root: Path) -> dict[str, tuple[int, ...]]:
+    """Visible files under ``root`` (hidden files/folders and macOS ``._`` forks left out) → their stat key.
+
+    The key is (size, mtime_ns, ctime_ns, inode): restoring a changed file's size and modification time
+    does not restore its ctime, so a changed file is probed (and hashed) again. A name that cannot be
+    stat'ed (a broken or looping symbolic link) is listed with key ``(-1, 0, 0, 0)``: reading it fails
+    later and it is skipped with that reason, not dropped without a word.
+    """
     files = {}
     for folder, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -62,13 +68,14 @@ def list_files(root: Path) -> dict[str, tuple[int, int]]:
                 continue
             try:
                 stat = os.stat(os.path.join(folder, name))
-            except OSError:  # vanished or a broken link: nothing to read
-                continue
-            files[name if prefix == "./" else prefix + name] = (stat.st_size, stat.st_mtime_ns)
+                key = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+            except OSError:  # vanished, or a broken or looping link
+                key = (-1, 0, 0, 0)
+            files[name if prefix == "./" else prefix + name] = key
     return files
 
 
-def parse_names(info: CorpusInfo, files: dict[str, tuple[int, int]]
+def parse_names(info: CorpusInfo, files: dict[str, tuple[int, ...]]
                 ) -> tuple[dict[str, Utterance], list[tuple[str, str]]]:
     """Split the listing into audio files whose names parse (→ Utterance) and skipped ones (→ reason)."""
     parsed, skipped = {}, []
@@ -94,7 +101,8 @@ def probe_audio(path: Path) -> dict:
     try:
         data = path.read_bytes()
     except OSError as err:
-        return {"error": f"cannot read the file: {err.strerror or err}"}
+        link = " (a broken or looping symbolic link)" if path.is_symlink() else ""
+        return {"error": f"cannot read the file{link}: {err.strerror or err}"}
     probe = {"file_hash": hashlib.blake2b(data, digest_size=10).hexdigest(), "error": None}
     if not data:
         return {**probe, "error": "empty file (0 bytes)"}
@@ -132,9 +140,9 @@ def _save_cache(path: Path, probes: dict[str, dict]) -> None:
     os.replace(tmp, path)
 
 
-def probe_cached(key: str, root: Path, files: dict[str, tuple[int, int]], *, progress: bool,
+def probe_cached(key: str, root: Path, files: dict[str, tuple[int, ...]], *, progress: bool,
                  desc: str) -> dict[str, dict]:
-    """Probe every file in ``files`` (rel → (size, mtime_ns)), reusing cached probes of unchanged files."""
+    """Probe every file in ``files`` (rel → stat key, see :func:`list_files`), reusing cached probes of unchanged files."""
     cache_file = _cache_file(key, root)
     cached = _load_cache(cache_file)
     probes = {rel: cached[rel] for rel, stat in files.items() if cached.get(rel, {}).get("stat") == stat}

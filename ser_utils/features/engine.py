@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import importlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -44,6 +45,8 @@ from .registry import FeatureSet, get_feature_set, must_isolate
 
 #: Bump when a feature function changes its output: every cached file is then recomputed.
 FEATURE_VERSION = 1
+#: Where cache repairs are reported (a damaged entry is recomputed, never trusted).
+LOG = logging.getLogger("ser_utils.features")
 #: Above this many bytes, X is assembled in a memory-mapped file in the cache instead of in RAM.
 MEMMAP_BYTES = 1 << 30
 #: Threads per core with the threading backend: while one thread runs Python (holding the GIL), another
@@ -114,17 +117,17 @@ def item_key(file_hash: str, augmentation: str = "", aug_seed: int = 0) -> str:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
-_HASHES: dict[tuple[str, int, int], str] = {}
+_HASHES: dict[tuple, str] = {}
 
 
 def file_hash(path: str | os.PathLike) -> str | None:
-    """Content hash of a file (as the corpus readers compute it), memoised by path, size and mtime.
+    """Content hash of a file (as the corpus readers compute it), memoised by path, size, mtime, ctime and inode.
 
     None when the file cannot be read (the row is then skipped as unreadable).
     """
     try:
         stat = os.stat(path)
-        memo = (os.fspath(path), stat.st_size, stat.st_mtime_ns)
+        memo = (os.fspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
         if memo not in _HASHES:
             _HASHES[memo] = hashlib.blake2b(Path(path).read_bytes(), digest_size=10).hexdigest()
         return _HASHES[memo]
@@ -134,6 +137,17 @@ def file_hash(path: str | os.PathLike) -> str | None:
 
 def _item_path(folder: Path, key: str) -> Path:
     return folder / key[:2] / f"{key}.npy"
+
+
+def _readable(path: Path) -> bool:
+    """Whether a cached item exists and can be read whole (header and data; memory-mapped, so cheap)."""
+    try:
+        np.load(path, mmap_mode="r")
+        return True
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, EOFError):  # truncated, empty or not an .npy at all
+        return False
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -334,13 +348,22 @@ def extract_features(rows: pd.DataFrame, feature_set: str, *, params: dict | Non
         hashes = _hashes(rows)
         keys = [item_key(h, a, s) if h else None for h, a, s in zip(hashes, rows["augmentation"], rows["aug_seed"])]
         todo: dict[str, tuple[str, str, str, int]] = {}
+        damaged = []
         for key, row in zip(keys, rows[["path", "augmentation", "aug_seed"]].itertuples(index=False)):
-            if key and key not in todo and not _item_path(folder, key).is_file():
+            if key and key not in todo and not _readable(item := _item_path(folder, key)):
                 todo[key] = (key, str(row.path), row.augmentation, int(row.aug_seed))
+                if item.exists():
+                    damaged.append(item)
+        if damaged:  # never trusted: recomputed below, and said so
+            for item in damaged:
+                item.unlink(missing_ok=True)
+            LOG.warning("%s: %d damaged cache entr%s in %s (unreadable .npy, e.g. %s) recomputed", fs.name,
+                        len(damaged), "y" if len(damaged) == 1 else "ies", folder, damaged[0].name)
         status = _run(fs, resolved, audio, folder, list(todo.values()), n_jobs=n_jobs, backend=backend,
                       progress=progress)
         return _collect(fs, resolved, audio, key_config, rows, keys, status, folder, use_disk=cache,
                         timing={"computed": float(sum(r is None for r in status.values())),
+                                "repaired": float(len(damaged)),
                                 "from_cache": float(sum(1 for k in set(filter(None, keys)) if k not in status)),
                                 "seconds": 0.0, "start": start})
     finally:
