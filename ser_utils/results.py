@@ -85,15 +85,16 @@ def folder_lock(reports_dir: str | Path):
 
 
 def stage(reports_dir: str | Path, notebook: str, run_id: str) -> Path:
-    """A private folder for one notebook of one run inside ``reports_dir``, holding a copy of the current
-    results (so the notebook can read what earlier notebooks recorded): nothing in ``reports_dir`` changes
+    """A private folder for one notebook of one run inside ``reports_dir``, holding a copy of the other
+    notebooks' current results (so the notebook can read what they recorded): nothing in ``reports_dir`` changes
     until :func:`publish` moves the notebook's outputs in, so a failed, interrupted or killed run loses nothing."""
     staging = Path(reports_dir) / STAGING_DIR / run_id / notebook
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     with folder_lock(reports_dir):
-        if (Path(reports_dir) / RESULTS_FILE).is_file():
-            shutil.copyfile(Path(reports_dir) / RESULTS_FILE, staging / RESULTS_FILE)
+        table = read_results(reports_dir)
+    if len(table):  # the other notebooks' rows; this notebook's own rows are what the run will write anew
+        _write_table(table[table["notebook"] != notebook], staging / RESULTS_FILE)
     return staging
 
 

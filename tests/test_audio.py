@@ -154,7 +154,7 @@ def test_audio_error_reasons(tmp_path):
         "silent: peak -120 dBFS": write(tmp_path / "silent.wav", np.zeros(SR, np.float32)),
         "too short: 0.05 s < 0.20 s": write(tmp_path / "short.wav", tone(0.05)),
         "odd sample rate: 4000 Hz < 8000 Hz": write(tmp_path / "lowrate.wav", tone(1.0, 4000), 4000),
-        "corrupt or unreadable: ": tmp_path / "missing.wav",
+        "not found: no such file": tmp_path / "missing.wav",
     }
     for reason, path in cases.items():
         with pytest.raises(AudioError) as info:

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from ser_utils.reporting import render_index
-from ser_utils.results import RESULT_COLUMNS, drop_results, open_report, read_headlines, read_results
+from ser_utils.results import RESULT_COLUMNS, keep_failure, open_report, publish, read_headlines, read_results, stage
 
 
 def _add(report, experiment: str, uar: float) -> None:
@@ -35,14 +35,35 @@ def test_metrics_must_be_fractions(tmp_path) -> None:
         _add(report, "percent by mistake", 45.0)
 
 
-def test_drop_results_keeps_other_notebooks(tmp_path) -> None:
+def test_publish_replaces_one_notebooks_outputs_and_keeps_the_rest(tmp_path) -> None:
     _add(open_report(tmp_path, "03_protocols", dataset="demo"), "x", 0.3)
-    svm = open_report(tmp_path, "04_svm", dataset="demo")
-    _add(svm, "y", 0.4)
-    svm.headline("best uar", 0.4)
-    drop_results(tmp_path, ["04_svm"])
-    assert read_results(tmp_path)["notebook"].tolist() == ["03_protocols"]
-    assert read_headlines(tmp_path, "04_svm") == {}
+    old = open_report(tmp_path, "04_svm", dataset="demo")
+    _add(old, "old experiment", 0.4)
+    old.headline("best uar", 0.4)
+    staging = stage(tmp_path, "04_svm", "run1")
+    assert read_results(staging)["experiment"].tolist() == ["x"]  # the other notebooks' rows are readable
+    new = open_report(staging, "04_svm", dataset="demo")
+    _add(new, "new experiment", 0.5)
+    new.headline("best uar", 0.5)
+    (staging / "04_svm.html").write_text("page")
+    assert read_results(tmp_path)["experiment"].tolist() == ["x", "old experiment"]  # nothing moved in yet
+    publish(staging, tmp_path, "04_svm")
+    table = read_results(tmp_path)
+    assert table["experiment"].tolist() == ["x", "new experiment"]  # the notebook's old rows are replaced
+    assert read_headlines(tmp_path, "04_svm") == {"best uar": 0.5}
+    assert (tmp_path / "04_svm.html").read_text() == "page" and not staging.exists()
+
+
+def test_a_failure_is_kept_beside_the_previous_results(tmp_path) -> None:
+    _add(open_report(tmp_path, "04_svm", dataset="demo"), "old experiment", 0.4)
+    (tmp_path / "04_svm.html").write_text("good page")
+    staging = stage(tmp_path, "04_svm", "run2")
+    _add(open_report(staging, "04_svm", dataset="demo"), "half done", 0.1)
+    (staging / "04_svm.html").write_text("error page")
+    assert keep_failure(staging, tmp_path, "04_svm") == {"html": "04_svm.failed.html"}
+    assert read_results(tmp_path)["experiment"].tolist() == ["old experiment"]
+    assert (tmp_path / "04_svm.html").read_text() == "good page"
+    assert (tmp_path / "04_svm.failed.html").read_text() == "error page"
 
 
 def test_headlines_and_skipped(tmp_path) -> None:
@@ -53,8 +74,11 @@ def test_headlines_and_skipped(tmp_path) -> None:
     report.headline("clips", np.int64(588))
     report.note_skipped(pd.DataFrame({"path": ["a.wav", "b.wav"], "corpus": ["emovo"] * 2,
                                       "reason": ["silent: peak -96 dBFS", "empty file"]}))
-    assert read_headlines(tmp_path, "00_eda") == {
-        "clips": 588, "skipped files": 2, "skip reasons": {"silent": 1, "empty file": 1}}
+    shown = {k: v for k, v in read_headlines(tmp_path, "00_eda").items() if not k.startswith("_")}
+    assert shown == {"clips": 588, "skipped files": 2, "skip reasons": {"silent": 1, "empty file": 1}}
+    # a second call (another corpus of the same notebook) adds up; a file listed twice counts once
+    report.note_skipped(pd.DataFrame({"path": ["b.wav", "c.wav"], "reason": ["empty file", "too short: 0.1 s"]}))
+    assert read_headlines(tmp_path, "00_eda")["skipped files"] == 3
 
 
 def test_index_lists_notebooks_results_and_skips(tmp_path) -> None:
