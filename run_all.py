@@ -75,20 +75,37 @@ def select_notebooks(available: list[Path], spec: str | None) -> list[Path]:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
-        prog="run_all.py", description=__doc__.split("\n\n")[0],
+        prog="run_all.py",
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n" + "\n".join(__doc__.split("\n\n")[1].splitlines()),
     )
-    parser.add_argument("--dataset", default="demo",
-                        help="dataset name: demo (synthetic, the default), emovo, ravdess, ravdess+savee, superset, ...")
+    parser.add_argument(
+        "--dataset",
+        default="demo",
+        help="dataset name: demo (synthetic, the default), emovo, ravdess, ravdess+savee, superset, ...",
+    )
     parser.add_argument("--data-dir", help="data root holding EMOVO/, RAVDESS/, ... (default: $SER_DATA_DIR or ./data)")
     parser.add_argument("--notebooks", help="run only these, by number or name, e.g. 00,03")
-    parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a parameter (value read as YAML); NN_name.key=value for one notebook")
-    parser.add_argument("--params", action="append", default=[], metavar="FILE",
-                        help="YAML file of parameters, applied after params/ and before -p")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter (value read as YAML); NN_name.key=value for one notebook",
+    )
+    parser.add_argument(
+        "--params",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML file of parameters, applied after params/ and before -p",
+    )
     parser.add_argument("--out", help="folder for this run's reports (default: reports/<dataset>)")
-    parser.add_argument("--quick", action="store_true", help="small parameters (params/quick.yaml) for a fast smoke run")
+    parser.add_argument(
+        "--quick", action="store_true", help="small parameters (params/quick.yaml) for a fast smoke run"
+    )
     parser.add_argument("--no-input", action="store_true", help="hide code cells in the HTML reports (for sharing)")
     parser.add_argument("--kernel", help="Jupyter kernel to execute with (default: the notebooks' own, python3)")
     parser.add_argument("--timeout", type=int, help="per-cell time limit in seconds (default: none)")
@@ -121,9 +138,13 @@ def prepare_data(dataset: str, data_dir: str | None, common: dict[str, Any]):
     from ser_utils.datasets import load_dataset
 
     return load_dataset(
-        dataset, data_dir,
-        emotions=common.get("emotions"), merge=common.get("merge_labels"),
-        seed=common.get("seed", 0), synthetic_size=common.get("synthetic_size", "default"), progress=True,
+        dataset,
+        data_dir,
+        emotions=common.get("emotions"),
+        merge=common.get("merge_labels"),
+        seed=common.get("seed", 0),
+        synthetic_size=common.get("synthetic_size", "default"),
+        progress=True,
     )
 
 
@@ -131,8 +152,9 @@ def render_html(ipynb: Path, html_path: Path, no_input: bool) -> None:
     """Convert an executed notebook to a self-contained HTML page."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=no_input, exclude_input_prompt=no_input,
-                            exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        template_name="lab", exclude_input=no_input, exclude_input_prompt=no_input, exclude_output_prompt=True
+    )
     body, _ = exporter.from_filename(str(ipynb))
     html_path.write_text(body, encoding="utf-8")
 
@@ -152,13 +174,24 @@ def run_notebook(source: Path, out_dir: Path, parameters: dict[str, Any], args: 
 
     output = out_dir / source.name
     html_path = output.with_suffix(".html")
-    record: dict[str, Any] = {"name": source.stem, "title": notebook_title(source), "status": "ok",
-                              "parameters": parameters}
+    record: dict[str, Any] = {
+        "name": source.stem,
+        "title": notebook_title(source),
+        "status": "ok",
+        "parameters": parameters,
+    }
     start = time.perf_counter()
     try:
-        pm.execute_notebook(str(source), str(output), parameters=parameters, kernel_name=args.kernel,
-                            cwd=str(source.parent), progress_bar=False, report_mode=args.no_input,
-                            execution_timeout=args.timeout)
+        pm.execute_notebook(
+            str(source),
+            str(output),
+            parameters=parameters,
+            kernel_name=args.kernel,
+            cwd=str(source.parent),
+            progress_bar=False,
+            report_mode=args.no_input,
+            execution_timeout=args.timeout,
+        )
     except Exception as exc:  # noqa: BLE001 - any failure of one notebook must not stop the others
         record.update(status="failed", error=_short_error(exc))
     record["duration_s"] = round(time.perf_counter() - start, 2)
@@ -202,14 +235,18 @@ def check_out_dir(out_dir: Path) -> None:
     overwritten by executed copies), before anything is read or run."""
     sources = {p.resolve() for p in discover_notebooks()}
     if any((out_dir / p.name).resolve() in sources for p in discover_notebooks()):
-        raise UsageError(f"--out {out_dir} holds the source notebooks, which the reports would overwrite: "
-                         f"choose another folder (default: reports/<dataset>)")
+        raise UsageError(
+            f"--out {out_dir} holds the source notebooks, which the reports would overwrite: "
+            f"choose another folder (default: reports/<dataset>)"
+        )
     for parent in [out_dir, *out_dir.parents]:
         if parent.exists():
             if not parent.is_dir():
                 raise UsageError(f"--out {out_dir}: {parent} is a file, not a folder")
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise UsageError(f"--out {out_dir}: cannot write in {parent} (permission denied); choose another folder")
+                raise UsageError(
+                    f"--out {out_dir}: cannot write in {parent} (permission denied); choose another folder"
+                )
             break
 
 
@@ -237,13 +274,21 @@ def check_labels(dataset: Any, name: str, data_dir: str | None, common: dict[str
         if missing:
             from ser_utils.datasets import load_dataset
 
-            everything = load_dataset(name, data_dir, merge=common.get("merge_labels"), seed=common.get("seed", 0),
-                                      synthetic_size=common.get("synthetic_size", "default"), progress=False)
+            everything = load_dataset(
+                name,
+                data_dir,
+                merge=common.get("merge_labels"),
+                seed=common.get("seed", 0),
+                synthetic_size=common.get("synthetic_size", "default"),
+                progress=False,
+            )
             has = ", ".join(sorted(everything.manifest["emotion"].unique()))
             raise UsageError(f"emotions: {', '.join(missing)} not in {name} (after merge_labels); it has: {has}")
     if len(present) < 2:
-        raise UsageError(f"{name} has only one emotion left ({', '.join(present)}): a classifier needs at least two; "
-                         f"widen -p emotions=[...]")
+        raise UsageError(
+            f"{name} has only one emotion left ({', '.join(present)}): a classifier needs at least two; "
+            f"widen -p emotions=[...]"
+        )
 
 
 def merged_run(out_dir: Path, run: dict[str, Any]) -> dict[str, Any]:
@@ -259,8 +304,12 @@ def merged_run(out_dir: Path, run: dict[str, Any]) -> dict[str, Any]:
     for nb in run["notebooks"]:
         before = records.get(nb["name"])
         if nb["status"] != "ok" and before is not None and before.get("status") == "ok":
-            records[nb["name"]] = {**before, "status": nb["status"], "error": nb.get("error"),
-                                   "failed_html": nb.get("html")}
+            records[nb["name"]] = {
+                **before,
+                "status": nb["status"],
+                "error": nb.get("error"),
+                "failed_html": nb.get("html"),
+            }
         else:
             records[nb["name"]] = {**nb, "run": stamp}
     parameters = {**previous.get("notebook_parameters", {}), **run["notebook_parameters"]}
@@ -280,13 +329,15 @@ def list_everything(data_dir: str | None) -> str:
         if all(is_synthetic(p) for p in parts):
             where = "synthetic, generated on demand"
         else:
-            missing = [CORPORA[p].folder for p in parts if not is_synthetic(p) and not (root / CORPORA[p].folder).is_dir()]
+            missing = [
+                CORPORA[p].folder for p in parts if not is_synthetic(p) and not (root / CORPORA[p].folder).is_dir()
+            ]
             where = "present" if not missing else "missing: " + ", ".join(f"{root / m}" for m in missing)
         lines.append(f"  {name:<16} {' + '.join(parts) if len(parts) > 1 else '':<34} {where}")
     lines.append("  any a+b combination of the above also works (e.g. ravdess+tess)")
     lines.append("\nNotebooks")
     lines.extend(f"  {p.stem:<24} {notebook_title(p)}" for p in discover_notebooks())
-    lines.append("\nHow to get a real corpus: python -c \"import ser_utils.corpora as c; print(c.describe())\"")
+    lines.append('\nHow to get a real corpus: python -c "import ser_utils.corpora as c; print(c.describe())"')
     return "\n".join(lines)
 
 
@@ -316,8 +367,10 @@ def execute(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     check_labels(dataset, args.dataset, args.data_dir, params.common)
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"Dataset {args.dataset}: {len(dataset.manifest)} files, {len(dataset.skipped)} skipped, "
-          f"fingerprint {dataset.fingerprint()}")
+    print(
+        f"Dataset {args.dataset}: {len(dataset.manifest)} files, {len(dataset.skipped)} skipped, "
+        f"fingerprint {dataset.fingerprint()}"
+    )
     print(f"Reports: {out_dir}")
 
     # Figures must reach the notebook even when the caller's environment picks a non-interactive backend.
@@ -328,8 +381,11 @@ def execute(args: argparse.Namespace) -> int:
     for i, source in enumerate(notebooks, 1):
         staging = stage(out_dir, source.stem, run_id)
         values = params.for_notebook(source.stem, declared[source.stem])
-        driver_values = {"dataset": args.dataset, "data_dir": str(dataset_root(args.data_dir)),
-                         "reports_dir": str(staging)}
+        driver_values = {
+            "dataset": args.dataset,
+            "data_dir": str(dataset_root(args.data_dir)),
+            "reports_dir": str(staging),
+        }
         values.update({k: v for k, v in driver_values.items() if k in declared[source.stem]})
         print(f"[{i}/{len(notebooks)}] {source.stem} ...", end=" ", flush=True)
         try:
@@ -346,8 +402,11 @@ def execute(args: argparse.Namespace) -> int:
                 record.update(keep_failure(staging, out_dir, source.stem))
         if "reports_dir" in record["parameters"]:
             record["parameters"]["reports_dir"] = str(out_dir)
-        print(f"{record['status']} ({record['duration_s']:.1f} s)" + (f": {record['error']}" if "error" in record else ""),
-              flush=True)
+        print(
+            f"{record['status']} ({record['duration_s']:.1f} s)"
+            + (f": {record['error']}" if "error" in record else ""),
+            flush=True,
+        )
         records.append(record)
     shutil.rmtree(out_dir / STAGING_DIR / run_id, ignore_errors=True)
     with contextlib.suppress(OSError):  # empty once no run is in progress
@@ -355,15 +414,25 @@ def execute(args: argparse.Namespace) -> int:
 
     finished = datetime.now(timezone.utc)
     run = {
-        "dataset": args.dataset, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
-        "duration_s": round((finished - started).total_seconds(), 1), "seed": params.common.get("seed", 0),
-        "parameters": params.common, "parameter_sources": params.sources,
+        "dataset": args.dataset,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "duration_s": round((finished - started).total_seconds(), 1),
+        "seed": params.common.get("seed", 0),
+        "parameters": params.common,
+        "parameter_sources": params.sources,
         "notebook_parameters": {r["name"]: r.pop("parameters") for r in records},
-        "data": {"fingerprint": dataset.fingerprint(), "n_files": int(len(dataset.manifest)),
-                 "roots": {k: str(v) for k, v in dataset.roots.items()},
-                 "n_skipped": int(len(dataset.skipped)), "skipped": dataset.skipped.astype(str).to_dict("records")},
-        "versions": package_versions(), "git_revision": git_revision(), "machine": machine(),
+        "data": {
+            "fingerprint": dataset.fingerprint(),
+            "n_files": int(len(dataset.manifest)),
+            "roots": {k: str(v) for k, v in dataset.roots.items()},
+            "n_skipped": int(len(dataset.skipped)),
+            "skipped": dataset.skipped.astype(str).to_dict("records"),
+        },
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+        "machine": machine(),
         "notebooks": records,
     }
     if interrupted:
@@ -375,8 +444,11 @@ def execute(args: argparse.Namespace) -> int:
     failed = [r["name"] for r in records if r["status"] != "ok"]
     if interrupted:
         done = ", ".join(r["name"] for r in records) or "none"
-        print(f"\nInterrupted during {interrupted}: its earlier results (if any) are untouched; finished in this run: "
-              f"{done}. Index: {index}", file=sys.stderr)
+        print(
+            f"\nInterrupted during {interrupted}: its earlier results (if any) are untouched; finished in this run: "
+            f"{done}. Index: {index}",
+            file=sys.stderr,
+        )
         return 130
     print(f"\n{len(records) - len(failed)}/{len(records)} notebooks ran in {run['duration_s']:.0f} s. Index: {index}")
     if failed:

@@ -56,17 +56,20 @@ def plain_prosody_factory(backend: str):
     if backend == "opensmile":
         import opensmile
 
-        smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                                feature_level=opensmile.FeatureLevel.Functionals)
+        smile = opensmile.Smile(
+            feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+        )
 
         def run(path: str, sr: int) -> np.ndarray:
             data, sample_rate = librosa.load(path, sr=sr)
             return smile.process_signal(data, sample_rate).to_numpy().reshape(-1)
+
         return run
 
     def run_librosa(path: str, sr: int) -> np.ndarray:
         data, sample_rate = librosa.load(path, sr=sr)
         return librosa_prosody(data, sample_rate)
+
     return run_librosa
 
 
@@ -98,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--limit", type=int, default=None, help="first N files (by utt_id)")
     parser.add_argument("--n-jobs", type=int, default=-1)
-    parser.add_argument("--backend", default="auto",
-                        help="auto (threads for openSMILE, processes otherwise), loky (processes) or threading")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        help="auto (threads for openSMILE, processes otherwise), loky (processes) or threading",
+    )
     parser.add_argument("--synthetic-size", default="default")
     parser.add_argument("--sr", type=int, default=16000)
     args = parser.parse_args(argv)
@@ -111,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     paths = rows["path"].tolist()
     audio = AudioConfig(sr=args.sr)
     prosody_backend = get_feature_set("prosody").resolve()["backend"]
-    print(f"{len(rows)} files of {args.dataset} ({rows['duration'].sum() / 60:.1f} min of audio), "
-          f"{os.cpu_count()} CPUs, engine n_jobs={args.n_jobs} backend={args.backend}, prosody={prosody_backend}")
+    print(
+        f"{len(rows)} files of {args.dataset} ({rows['duration'].sum() / 60:.1f} min of audio), "
+        f"{os.cpu_count()} CPUs, engine n_jobs={args.n_jobs} backend={args.backend}, prosody={prosody_backend}"
+    )
 
     busy_start, own_start, wall_start = _busy_seconds(), _own_seconds(), time.perf_counter()
     plain = {"kaggle162": plain_kaggle162, "prosody": plain_prosody_factory(prosody_backend)}
@@ -128,8 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         for run in ("engine cold", "engine warm"):
             for name in SETS:
                 start = time.perf_counter()
-                tables[name] = extract_features(rows, name, audio=audio, n_jobs=args.n_jobs, cache_root=cache_root,
-                                                progress=False, backend=args.backend)
+                tables[name] = extract_features(
+                    rows,
+                    name,
+                    audio=audio,
+                    n_jobs=args.n_jobs,
+                    cache_root=cache_root,
+                    progress=False,
+                    backend=args.backend,
+                )
                 results.append({"feature_set": name, "run": run, "seconds": time.perf_counter() - start})
     table = pd.DataFrame(results)
     table["ms_per_file"] = table["seconds"] / len(rows) * 1000
@@ -141,14 +156,15 @@ def main(argv: list[str] | None = None) -> int:
         engine = tables[name]
         same = len(engine.skipped) == 0 and engine.X.shape == outputs[name].shape
         diff = np.max(np.abs(engine.X - outputs[name]) / (np.abs(outputs[name]) + 1e-3)) if same else float("nan")
-        print(f"{name}: engine vs plain loop, max relative difference {diff:.2e} "
-              f"({len(engine.skipped)} skipped)")
+        print(f"{name}: engine vs plain loop, max relative difference {diff:.2e} ({len(engine.skipped)} skipped)")
     busy_end = _busy_seconds()
     if busy_start is not None and busy_end is not None:
         stop_workers()  # worker processes (if any) count as ours once they have exited
         others = (busy_end - busy_start) - (_own_seconds() - own_start)
-        print(f"other processes used {max(0.0, others) / (time.perf_counter() - wall_start):.2f} of "
-              f"{os.cpu_count()} cores during the run (0 = a quiet machine; timings are wall-clock)")
+        print(
+            f"other processes used {max(0.0, others) / (time.perf_counter() - wall_start):.2f} of "
+            f"{os.cpu_count()} cores during the run (0 = a quiet machine; timings are wall-clock)"
+        )
     totals = table.groupby("run")["seconds"].sum()
     cold = totals["plain loop"] / totals["engine cold"]
     warm = totals["plain loop"] / totals["engine warm"]

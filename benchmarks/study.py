@@ -48,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         done = subprocess.run(command, env=env, cwd=REPO)
         run = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {"notebooks": []}
     rows = run["notebooks"]
-    print(f"\n{args.dataset}, {'quick' if args.quick else 'default'} parameters, {'warm' if args.warm else 'cold'} cache, "
-          f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})")
+    print(
+        f"\n{args.dataset}, {'quick' if args.quick else 'default'} parameters, {'warm' if args.warm else 'cold'} cache, "
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})"
+    )
     print(f"{'notebook':<24}{'status':<8}{'seconds':>9}")
     for row in rows:
         print(f"{row['name']:<24}{row['status']:<8}{row['duration_s']:>9.1f}")

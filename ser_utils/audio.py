@@ -190,12 +190,11 @@ def fix_length(y: np.ndarray, n: int, align: Literal["centre", "start"] = "centr
     if align == "start":
         return y[:n] if extra > 0 else np.pad(y, (0, -extra))
     if extra > 0:
-        return y[extra // 2: extra // 2 + n]
+        return y[extra // 2 : extra // 2 + n]
     return np.pad(y, (-extra // 2, -extra - (-extra // 2)))
 
 
-def segment(y: np.ndarray, sr: int, window: float = 2.0, hop: float | None = None,
-            min_last: float = 0.5) -> np.ndarray:
+def segment(y: np.ndarray, sr: int, window: float = 2.0, hop: float | None = None, min_last: float = 0.5) -> np.ndarray:
     """Cut a clip into windows of ``window`` s every ``hop`` s (default: no overlap) → windows × samples.
 
     When the full windows leave samples uncovered, one more window starts a hop after the last and
@@ -215,8 +214,8 @@ def segment(y: np.ndarray, sr: int, window: float = 2.0, hop: float | None = Non
         starts.append(tail)
     out = np.zeros((len(starts), size), dtype=np.float32)
     for i, start in enumerate(starts):
-        piece = y[start:start + size]
-        out[i, :piece.size] = piece
+        piece = y[start : start + size]
+        out[i, : piece.size] = piece
     return out
 
 
@@ -230,8 +229,9 @@ class Window:
     y: np.ndarray
 
 
-def windows(y: np.ndarray, sr: int, source_id: str, window: float = 2.0, hop: float | None = None,
-            min_last: float = 0.5) -> list[Window]:
+def windows(
+    y: np.ndarray, sr: int, source_id: str, window: float = 2.0, hop: float | None = None, min_last: float = 0.5
+) -> list[Window]:
     """:func:`segment`, each window labelled with its source id, index and start (s)."""
     step = hop or window
     return [Window(source_id, i, round(i * step, 6), w) for i, w in enumerate(segment(y, sr, window, hop, min_last))]

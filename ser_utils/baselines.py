@@ -96,8 +96,9 @@ def param_grid(name: str, size: str = "default") -> dict[str, list]:
     return {key: list(values) for key, values in GRIDS[name][size].items()}
 
 
-def tuned_model(name: str, *, grid: str | Mapping[str, Sequence] = "default", seed: int = 0,
-                inner_folds: int = 3) -> GridSearchCV | Pipeline:
+def tuned_model(
+    name: str, *, grid: str | Mapping[str, Sequence] = "default", seed: int = 0, inner_folds: int = 3
+) -> GridSearchCV | Pipeline:
     """Model ``name`` in a nested grid search (inner folds of training speakers).
 
     A grid of a single point needs no search: the plain pipeline with those values is returned.
@@ -114,9 +115,14 @@ def describe_models(grid: str = "default") -> pd.DataFrame:
     rows = []
     for name in MODELS:
         values = param_grid(name, grid)
-        rows.append({"model": name, "pipeline": _DESCRIPTIONS[name],
-                     "grid": "; ".join(f"{k.split('__', 1)[1]} ∈ {v}" for k, v in values.items()),
-                     "candidates": len(ParameterGrid(values))})
+        rows.append(
+            {
+                "model": name,
+                "pipeline": _DESCRIPTIONS[name],
+                "grid": "; ".join(f"{k.split('__', 1)[1]} ∈ {v}" for k, v in values.items()),
+                "candidates": len(ParameterGrid(values)),
+            }
+        )
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -143,12 +149,21 @@ def select_on_test(results: Sequence[CVResult], *, experiment: str | None = None
     winners = uar.argmax(axis=0)
     per_fold = pd.DataFrame([results[w].per_fold.iloc[k] for k, w in enumerate(winners)]).reset_index(drop=True)
     per_fold["chosen_candidate"] = winners
-    predictions = pd.concat([results[w].predictions[results[w].predictions["fold"] == fold]
-                             for fold, w in zip(folds, winners)], ignore_index=True)
+    predictions = pd.concat(
+        [results[w].predictions[results[w].predictions["fold"] == fold] for fold, w in zip(folds, winners)],
+        ignore_index=True,
+    )
     first = results[0]
-    return CVResult(experiment or first.experiment, first.features, first.model, first.protocol,
-                    sorted(set().union(*(r.labels for r in results))), per_fold, predictions,
-                    chance_levels(predictions["true"], sorted(set(predictions["true"]))))
+    return CVResult(
+        experiment or first.experiment,
+        first.features,
+        first.model,
+        first.protocol,
+        sorted(set().union(*(r.labels for r in results))),
+        per_fold,
+        predictions,
+        chance_levels(predictions["true"], sorted(set(predictions["true"]))),
+    )
 
 
 def leaky_search(pipeline: Any, table: FeatureTable, grid: Mapping[str, Sequence], **kwargs) -> CVResult:
@@ -156,22 +171,32 @@ def leaky_search(pipeline: Any, table: FeatureTable, grid: Mapping[str, Sequence
 
     ``pipeline`` is a plain pipeline (not a search); ``kwargs`` go to :func:`~ser_utils.evaluation.cross_validate`.
     """
-    candidates = [cross_validate(clone(pipeline).set_params(**point), table, "leaky", **kwargs)
-                  for point in ParameterGrid(dict(grid))]
+    candidates = [
+        cross_validate(clone(pipeline).set_params(**point), table, "leaky", **kwargs)
+        for point in ParameterGrid(dict(grid))
+    ]
     return select_on_test(candidates)
 
 
 def summary_row(result: CVResult, **extra: Any) -> dict[str, Any]:
     """One line for a comparison table: ``extra`` labels, then UAR (mean, std, 95% interval), accuracy, macro-F1."""
     s = result.summary()
-    return {**extra, "uar": s.loc["uar", "mean"], "uar_std": s.loc["uar", "std"],
-            "uar_ci95_low": s.loc["uar", "ci95_low"], "uar_ci95_high": s.loc["uar", "ci95_high"],
-            "accuracy": s.loc["accuracy", "mean"], "macro_f1": s.loc["macro_f1", "mean"],
-            "folds": int(s.loc["uar", "folds"]), "chance_uar": result.chance.get("uar", np.nan)}
+    return {
+        **extra,
+        "uar": s.loc["uar", "mean"],
+        "uar_std": s.loc["uar", "std"],
+        "uar_ci95_low": s.loc["uar", "ci95_low"],
+        "uar_ci95_high": s.loc["uar", "ci95_high"],
+        "accuracy": s.loc["accuracy", "mean"],
+        "macro_f1": s.loc["macro_f1", "mean"],
+        "folds": int(s.loc["uar", "folds"]),
+        "chance_uar": result.chance.get("uar", np.nan),
+    }
 
 
-def add_inflation(table: pd.DataFrame, *, reference: str, column: str = "protocol",
-                  by: str | None = None) -> pd.DataFrame:
+def add_inflation(
+    table: pd.DataFrame, *, reference: str, column: str = "protocol", by: str | None = None
+) -> pd.DataFrame:
     """Add ``inflation (points)``: UAR minus the UAR of the ``reference`` row (within each ``by`` group), ×100."""
     table = table.copy()
     groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))
@@ -216,25 +241,38 @@ class Experiment:
     @property
     def name(self) -> str:
         """The experiment name written to results.csv."""
-        parts = [self.label or self.protocol, self.model, self.features,
-                 "speaker-norm" if self.speaker_norm else "raw"]
+        parts = [self.label or self.protocol, self.model, self.features, "speaker-norm" if self.speaker_norm else "raw"]
         return " · ".join(parts + ([] if self.use_augmented else ["no augmentation"]))
 
     @property
     def notes(self) -> str:
         """How it was evaluated, in words (the notes column of results.csv)."""
-        search = ("hyper-parameters picked on the test part (leaky)" if self.protocol == "leaky"
-                  else "nested grid search, inner folds of training speakers")
-        norm = "per-speaker standardisation (each speaker's own unlabeled data)" if self.speaker_norm \
+        search = (
+            "hyper-parameters picked on the test part (leaky)"
+            if self.protocol == "leaky"
+            else "nested grid search, inner folds of training speakers"
+        )
+        norm = (
+            "per-speaker standardisation (each speaker's own unlabeled data)"
+            if self.speaker_norm
             else "no speaker normalisation"
+        )
         return f"{search}; {norm}" + ("" if self.use_augmented else "; augmented copies not used")
 
 
-def _run_one(experiment: Experiment, table: FeatureTable, grid: str | Mapping[str, Sequence],
-             seed: int, inner_folds: int) -> CVResult:
+def _run_one(
+    experiment: Experiment, table: FeatureTable, grid: str | Mapping[str, Sequence], seed: int, inner_folds: int
+) -> CVResult:
     """One experiment, single-threaded BLAS (several BLAS pools on few cores slow small fits down many times)."""
-    kwargs = dict(experiment=experiment.name, features=experiment.features, model=experiment.model,
-                  n_folds=experiment.n_folds, seed=seed, use_augmented=experiment.use_augmented, progress=False)
+    kwargs = dict(
+        experiment=experiment.name,
+        features=experiment.features,
+        model=experiment.model,
+        n_folds=experiment.n_folds,
+        seed=seed,
+        use_augmented=experiment.use_augmented,
+        progress=False,
+    )
     start = time.perf_counter()
     with threadpool_limits(limits=1), warnings.catch_warnings():
         # lbfgs MLPs stop at max_iter by design (a fixed budget); scikit-learn warns about it every fit
@@ -251,9 +289,16 @@ def _run_one(experiment: Experiment, table: FeatureTable, grid: str | Mapping[st
     return result
 
 
-def run_experiments(experiments: Sequence[Experiment], tables: Mapping[str, FeatureTable], *,
-                    grid: str | Mapping[str, Sequence] = "default", seed: int = 0, inner_folds: int = 3,
-                    n_jobs: int = 1, progress: bool = True) -> dict[Experiment, CVResult]:
+def run_experiments(
+    experiments: Sequence[Experiment],
+    tables: Mapping[str, FeatureTable],
+    *,
+    grid: str | Mapping[str, Sequence] = "default",
+    seed: int = 0,
+    inner_folds: int = 3,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> dict[Experiment, CVResult]:
     """Run every experiment (``tables[experiment.features]``), ``n_jobs`` at a time; results in the given order.
 
     Speaker normalisation (:func:`~ser_utils.normalize.speaker_normalize`) is computed once per table.
@@ -288,10 +333,21 @@ def run_experiments(experiments: Sequence[Experiment], tables: Mapping[str, Feat
 
 def results_table(results: Mapping[Experiment, CVResult]) -> pd.DataFrame:
     """One row per experiment: its settings, UAR (mean, std, 95% interval), accuracy, macro-F1 and run time."""
-    rows = [{**summary_row(result, label=e.label or e.protocol, protocol=e.protocol, features=e.features,
-                           model=e.model, speaker_norm=e.speaker_norm, augmented=e.use_augmented),
-             "seconds": result.per_fold.attrs.get("seconds", np.nan)}
-            for e, result in results.items()]
+    rows = [
+        {
+            **summary_row(
+                result,
+                label=e.label or e.protocol,
+                protocol=e.protocol,
+                features=e.features,
+                model=e.model,
+                speaker_norm=e.speaker_norm,
+                augmented=e.use_augmented,
+            ),
+            "seconds": result.per_fold.attrs.get("seconds", np.nan),
+        }
+        for e, result in results.items()
+    ]
     return pd.DataFrame(rows)
 
 
@@ -299,12 +355,12 @@ def configuration_grid(summary: pd.DataFrame, value: str = "uar") -> pd.DataFram
     """``value`` per configuration: rows "model · features", columns "protocol · raw/speaker-norm", in run order."""
     table = summary.assign(
         configuration=summary["model"] + " · " + summary["features"],
-        setting=summary["protocol"] + " · " + summary["speaker_norm"].map({False: "raw", True: "speaker-norm"}))
+        setting=summary["protocol"] + " · " + summary["speaker_norm"].map({False: "raw", True: "speaker-norm"}),
+    )
     rows = list(dict.fromkeys(table["configuration"]))
     columns = list(dict.fromkeys(table.sort_values(["protocol", "speaker_norm"], kind="stable")["setting"]))
     protocols = list(dict.fromkeys(summary["protocol"]))
     columns.sort(key=lambda c: protocols.index(c.split(" · ")[0]))
-    return table.pivot_table(index="configuration", columns="setting", values=value, aggfunc="first",
-                             sort=False).reindex(index=rows, columns=columns)
-
-
+    return table.pivot_table(
+        index="configuration", columns="setting", values=value, aggfunc="first", sort=False
+    ).reindex(index=rows, columns=columns)

@@ -62,7 +62,8 @@ def _parts(name: str) -> list[str]:
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UnknownDatasetError(
                 f"unknown dataset {part or '(empty)'!r} in {name!r}.{hint} Valid names: {', '.join(known)} "
-                f"(aliases: {', '.join(ALIASES)}); join several with '+', e.g. 'ravdess+savee'.")
+                f"(aliases: {', '.join(ALIASES)}); join several with '+', e.g. 'ravdess+savee'."
+            )
     return parts
 
 
@@ -103,8 +104,12 @@ class Dataset:
     def summary(self) -> pd.DataFrame:
         """Per corpus: files, speakers, sentences, emotions, hours of audio and files skipped."""
         table = self.manifest.groupby("corpus", sort=False).agg(
-            files=("utt_id", "size"), speakers=("speaker", "nunique"), sentences=("sentence", "nunique"),
-            emotions=("emotion", "nunique"), hours=("duration", "sum"))
+            files=("utt_id", "size"),
+            speakers=("speaker", "nunique"),
+            sentences=("sentence", "nunique"),
+            emotions=("emotion", "nunique"),
+            hours=("duration", "sum"),
+        )
         table["hours"] = (table["hours"] / 3600).round(3)
         skipped = self.skipped.groupby("corpus").size()
         table["skipped"] = skipped.reindex(table.index, fill_value=0).astype("int64")
@@ -122,9 +127,16 @@ def _component_root(component: str, data_root: Path, *, seed: int, synthetic_siz
     return Path(synthetic.ensure_corpus(layout, target, seed=seed, size=synthetic_size, progress=progress))
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *,
-                 emotions: Iterable[str] | None = None, merge: Mapping[str, str] | None = None, seed: int = 0,
-                 synthetic_size: str = "default", progress: bool = True) -> Dataset:
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    emotions: Iterable[str] | None = None,
+    merge: Mapping[str, str] | None = None,
+    seed: int = 0,
+    synthetic_size: str = "default",
+    progress: bool = True,
+) -> Dataset:
     """Read (or generate) every component of ``name`` under the data root, merge them and select labels.
 
     ``merge`` maps emotions onto others first (e.g. ``{"calm": "neutral"}``), then only ``emotions``
@@ -135,22 +147,26 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *,
     data_root = paths.data_root(data_dir)
     manifests, skipped, roots = [], [], {}
     for component in components:
-        roots[component] = _component_root(component, data_root, seed=seed, synthetic_size=synthetic_size,
-                                           progress=progress)
+        roots[component] = _component_root(
+            component, data_root, seed=seed, synthetic_size=synthetic_size, progress=progress
+        )
         reader = SYNTHETIC.get(component, component)
         try:
             manifest, dropped = read_corpus(reader, roots[component], label=component, progress=progress)
         except CorpusNotFoundError as err:
             if len(components) == 1:
                 raise
-            raise CorpusNotFoundError(f"dataset {name!r} needs component {component!r}, which is missing.\n"
-                                      f"{err}") from err
+            raise CorpusNotFoundError(
+                f"dataset {name!r} needs component {component!r}, which is missing.\n{err}"
+            ) from err
         manifests.append(manifest)
         skipped.append(dropped)
     wanted = default_emotions(name) if emotions is None else emotions
     manifest = select_labels(pd.concat(manifests, ignore_index=True), wanted, merge)
     if manifest.empty:
-        raise ValueError(f"dataset {name!r}: no utterance left after selecting the emotions {wanted!r} "
-                         f"(merge: {merge!r})")
-    return Dataset(name="+".join(_parts(name)), manifest=manifest, skipped=pd.concat(skipped, ignore_index=True),
-                   roots=roots)
+        raise ValueError(
+            f"dataset {name!r}: no utterance left after selecting the emotions {wanted!r} (merge: {merge!r})"
+        )
+    return Dataset(
+        name="+".join(_parts(name)), manifest=manifest, skipped=pd.concat(skipped, ignore_index=True), roots=roots
+    )

@@ -31,8 +31,16 @@ def plot_confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], ti
     counts = confusion(y_true, y_pred, labels)
     sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=axes[0])
     axes[0].set_title(f"{title} counts".strip())
-    sns.heatmap(confusion(y_true, y_pred, labels, normalize=True), annot=True, fmt=".2f", cmap="Blues",
-                vmin=0, vmax=1, cbar=False, ax=axes[1])
+    sns.heatmap(
+        confusion(y_true, y_pred, labels, normalize=True),
+        annot=True,
+        fmt=".2f",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        cbar=False,
+        ax=axes[1],
+    )
     axes[1].set_title(f"{title} recall per true class (rows sum to 1)".strip())
     for ax in axes:
         ax.tick_params(axis="x", rotation=45)
@@ -43,12 +51,23 @@ def plot_confusion(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], ti
 
 def plot_result_confusion(result: CVResult, title: str | None = None):
     """Confusion matrices of a result's clip predictions, pooled over folds."""
-    return plot_confusion(result.predictions["true"], result.predictions["pred"], result.labels,
-                          title=result.experiment if title is None else title)
+    return plot_confusion(
+        result.predictions["true"],
+        result.predictions["pred"],
+        result.labels,
+        title=result.experiment if title is None else title,
+    )
 
 
-def plot_protocol_bars(table: pd.DataFrame, *, x: str = "protocol", hue: str | None = None,
-                       chance: float | None = None, title: str = "", ax=None):
+def plot_protocol_bars(
+    table: pd.DataFrame,
+    *,
+    x: str = "protocol",
+    hue: str | None = None,
+    chance: float | None = None,
+    title: str = "",
+    ax=None,
+):
     """UAR per protocol as bars (one colour per ``hue`` value), error bars = std over folds, chance as a line.
 
     ``table`` has a row per (``x``, ``hue``) with columns ``uar`` and ``uar_std`` (as :func:`results_table` gives).
@@ -68,8 +87,15 @@ def plot_protocol_bars(table: pd.DataFrame, *, x: str = "protocol", hue: str | N
             bars = ax.bar(offsets, part["uar"], width, yerr=std, capsize=3, label=None if level is None else str(level))
         for bar, value, spread in zip(bars, part["uar"], std):
             if np.isfinite(value):
-                ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, value + spread), ha="center",
-                            va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+                ax.annotate(
+                    f"{value:.2f}",
+                    (bar.get_x() + bar.get_width() / 2, value + spread),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
     if chance is not None:
         ax.axhline(chance, color="0.3", linestyle="--", linewidth=1, label=f"chance ({chance:.2f})")
     ax.set_xticks(np.arange(len(categories)), categories, rotation=15, ha="right")
@@ -88,8 +114,16 @@ def plot_configurations(summary: pd.DataFrame, *, chance: float | None = None, t
 
     grid = configuration_grid(summary)
     fig, ax = plt.subplots(figsize=(1.6 * grid.shape[1] + 4, 0.45 * grid.shape[0] + 1.8))
-    sns.heatmap(grid, annot=True, fmt=".2f", cmap="viridis", vmin=chance if chance is not None else 0.0, vmax=1.0,
-                cbar_kws={"label": "UAR" + (" (colour scale starts at chance)" if chance is not None else "")}, ax=ax)
+    sns.heatmap(
+        grid,
+        annot=True,
+        fmt=".2f",
+        cmap="viridis",
+        vmin=chance if chance is not None else 0.0,
+        vmax=1.0,
+        cbar_kws={"label": "UAR" + (" (colour scale starts at chance)" if chance is not None else "")},
+        ax=ax,
+    )
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title(title)
@@ -127,8 +161,9 @@ def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", max_f
     return fig
 
 
-def describe_architecture(network: str, tables: Sequence[Any], *, params: Mapping[str, Any] | None = None,
-                          n_classes: int | None = None) -> pd.DataFrame:
+def describe_architecture(
+    network: str, tables: Sequence[Any], *, params: Mapping[str, Any] | None = None, n_classes: int | None = None
+) -> pd.DataFrame:
     """The layers of ``network`` as built for these feature tables' shapes (one table per input)."""
     tables = list(tables) if isinstance(tables, (list, tuple)) else [tables]
     n_classes = n_classes or int(tables[0].meta["emotion"].nunique())
@@ -140,12 +175,26 @@ def results_table(results: Sequence[CVResult], *, metric: str = "uar") -> pd.Dat
     rows = []
     for r in results:
         s = r.summary()
-        row = {"experiment": r.experiment, "model": r.model, "features": r.features, "protocol": r.protocol,
-               "folds": len(r.per_fold), metric: s.loc[metric, "mean"], f"{metric} std": s.loc[metric, "std"],
-               "accuracy": s.loc["accuracy", "mean"], "macro_f1": s.loc["macro_f1", "mean"]}
+        row = {
+            "experiment": r.experiment,
+            "model": r.model,
+            "features": r.features,
+            "protocol": r.protocol,
+            "folds": len(r.per_fold),
+            metric: s.loc[metric, "mean"],
+            f"{metric} std": s.loc[metric, "std"],
+            "accuracy": s.loc["accuracy", "mean"],
+            "macro_f1": s.loc["macro_f1", "mean"],
+        }
         if r.histories:
-            row.update({"s/epoch": round(r.epoch_seconds, 3), "epochs": round(float(r.per_fold["epochs"].mean()), 1),
-                        "total s": round(r.info.get("seconds", np.nan), 1), "parameters": r.info.get("parameters")})
+            row.update(
+                {
+                    "s/epoch": round(r.epoch_seconds, 3),
+                    "epochs": round(float(r.per_fold["epochs"].mean()), 1),
+                    "total s": round(r.info.get("seconds", np.nan), 1),
+                    "parameters": r.info.get("parameters"),
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows).set_index("experiment")
 
@@ -168,8 +217,12 @@ def show_result(result: CVResult, *, curves: bool = True, confusion: bool = True
     from IPython.display import Markdown, display
 
     timing = f" · {result.epoch_seconds:.2f} s/epoch on {result.info.get('device', '?')}" if result.histories else ""
-    display(Markdown(f"**{result.experiment}** — {result.headline()} (chance {result.chance.get('uar', float('nan')):.3f})"
-                     f"{timing}"))
+    display(
+        Markdown(
+            f"**{result.experiment}** — {result.headline()} (chance {result.chance.get('uar', float('nan')):.3f})"
+            f"{timing}"
+        )
+    )
     display(result.per_fold.set_index("fold").round(3))
     if curves and result.histories:
         plot_histories(result.histories, result.experiment)

@@ -26,8 +26,9 @@ def pick_examples(manifest: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     speaker, sentence = best.sample(1, random_state=seed).index[0]
     rows = []
     for emotion in emotions:
-        same = manifest[(manifest["speaker"] == speaker) & (manifest["sentence"] == sentence)
-                        & (manifest["emotion"] == emotion)]
+        same = manifest[
+            (manifest["speaker"] == speaker) & (manifest["sentence"] == sentence) & (manifest["emotion"] == emotion)
+        ]
         pool = same if len(same) else manifest[manifest["emotion"] == emotion]
         rows.append(pool.sample(1, random_state=seed).iloc[0])
     return pd.DataFrame(rows).reset_index(drop=True)
@@ -49,8 +50,7 @@ def utterance_prosody(path: str, sr: int = 16000) -> dict[str, float]:
     finer than the differences between emotions.
     """
     y, sr = load_audio(path, sr)
-    f0, voiced, _ = librosa.pyin(y, fmin=F0_MIN, fmax=F0_MAX, sr=sr, frame_length=1024, hop_length=256,
-                                 resolution=0.25)
+    f0, voiced, _ = librosa.pyin(y, fmin=F0_MIN, fmax=F0_MAX, sr=sr, frame_length=1024, hop_length=256, resolution=0.25)
     f0 = f0[voiced & np.isfinite(f0)]
     rms_db = librosa.amplitude_to_db(librosa.feature.rms(y=y, frame_length=1024, hop_length=256)[0], ref=1.0)
     speech = rms_db[rms_db > rms_db.max() - 40]  # ignore pauses when averaging loudness

@@ -19,12 +19,15 @@ def _check_emotions(names: Iterable[str], where: str) -> None:
     """Raise ValueError naming the valid emotions when any of ``names`` is not canonical."""
     unknown = sorted({name for name in names if name not in CANONICAL_EMOTIONS})
     if unknown:
-        raise ValueError(f"unknown emotion(s) {', '.join(map(repr, unknown))} in {where}; "
-                         f"valid emotions: {', '.join(CANONICAL_EMOTIONS)}")
+        raise ValueError(
+            f"unknown emotion(s) {', '.join(map(repr, unknown))} in {where}; "
+            f"valid emotions: {', '.join(CANONICAL_EMOTIONS)}"
+        )
 
 
-def select_labels(manifest: pd.DataFrame, emotions: Iterable[str] | str | None = None,
-                  merge: Mapping[str, str] | None = None) -> pd.DataFrame:
+def select_labels(
+    manifest: pd.DataFrame, emotions: Iterable[str] | str | None = None, merge: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Apply ``merge`` (emotion → emotion), then keep the rows whose emotion is in ``emotions`` (None: all).
 
     When anything is merged, the label before merging is kept in ``emotion_original`` (right after

@@ -70,8 +70,12 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     trained on after the small ones and used for prediction.
     """
 
-    def __init__(self, model: str = "cnn1", params: Mapping[str, Any] | None = None,
-                 config: TrainConfig | Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: str = "cnn1",
+        params: Mapping[str, Any] | None = None,
+        config: TrainConfig | Mapping[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.params = params
         self.config = config
@@ -89,12 +93,16 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
             kinds.append(kinds[-1])
         if len(X) != len(kinds):
             extra = " (plus, for progressive resizing, the large images)" if config.progressive_epochs > 0 else ""
-            raise ValueError(f"network {name!r} takes {len(get_model(name).inputs)} input(s) "
-                             f"({', '.join(get_model(name).inputs)}){extra}, got {len(X)}")
+            raise ValueError(
+                f"network {name!r} takes {len(get_model(name).inputs)} input(s) "
+                f"({', '.join(get_model(name).inputs)}){extra}, got {len(X)}"
+            )
         for x, kind in zip(X, kinds):
             if x.ndim != _NDIM[kind]:
-                raise ValueError(f"network {name!r} expects a {kind} input ({' or '.join(ACCEPTS[kind])} set, "
-                                 f"{_NDIM[kind] - 1}-D per row); got an array of shape {x.shape}")
+                raise ValueError(
+                    f"network {name!r} expects a {kind} input ({' or '.join(ACCEPTS[kind])} set, "
+                    f"{_NDIM[kind] - 1}-D per row); got an array of shape {x.shape}"
+                )
         return kinds
 
     def fit(self, X: Any, y: Sequence, meta: pd.DataFrame | None = None) -> NetworkClassifier:
@@ -108,41 +116,95 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         codes = np.searchsorted(self.classes_, y)
         meta = pd.DataFrame({"utt_id": np.arange(len(y)).astype(str)}) if meta is None else meta.reset_index(drop=True)
         train, val = validation_split(meta, config.val_fraction, config.seed)
-        members = [self._train_member(name, params, config, X, codes, kinds, train, val, config.seed + 7919 * j)
-                   for j in range(max(1, int(config.ensemble)))]
+        members = [
+            self._train_member(name, params, config, X, codes, kinds, train, val, config.seed + 7919 * j)
+            for j in range(max(1, int(config.ensemble)))
+        ]
         self.networks_ = [m[0] for m in members]
-        self.history_ = members[0][1] if len(members) == 1 else pd.concat(
-            [h.assign(member=j) for j, (_, h, _) in enumerate(members, 1)], ignore_index=True)
+        self.history_ = (
+            members[0][1]
+            if len(members) == 1
+            else pd.concat([h.assign(member=j) for j, (_, h, _) in enumerate(members, 1)], ignore_index=True)
+        )
         epochs = np.concatenate([steady_epoch_seconds(m[1]) for m in members])
-        self.fit_info_ = {"n_val": int(len(val)), "epochs": int(sum(len(m[1]) for m in members)),
-                          "best_epoch": int(members[0][2]), "s/epoch": round(float(epochs.mean()), 3)}
-        self.run_info_ = {"device": device["device"], "precision": device["precision"],
-                          "tensorflow": device["tensorflow"],
-                          "parameters": int(sum(n.count_params() for n in self.networks_))}
+        self.fit_info_ = {
+            "n_val": int(len(val)),
+            "epochs": int(sum(len(m[1]) for m in members)),
+            "best_epoch": int(members[0][2]),
+            "s/epoch": round(float(epochs.mean()), 3),
+        }
+        self.run_info_ = {
+            "device": device["device"],
+            "precision": device["precision"],
+            "tensorflow": device["tensorflow"],
+            "parameters": int(sum(n.count_params() for n in self.networks_)),
+        }
         return self
 
-    def _train_member(self, name: str, params: dict, config: TrainConfig, X: list[np.ndarray], y: np.ndarray,
-                      kinds: list[str], train: np.ndarray, val: np.ndarray, seed: int) -> tuple[Any, pd.DataFrame, int]:
+    def _train_member(
+        self,
+        name: str,
+        params: dict,
+        config: TrainConfig,
+        X: list[np.ndarray],
+        y: np.ndarray,
+        kinds: list[str],
+        train: np.ndarray,
+        val: np.ndarray,
+        seed: int,
+    ) -> tuple[Any, pd.DataFrame, int]:
         """One network: epochs chosen on validation (then optionally refit on everything), optionally
         continued on the large images. Returns (network, history, best epoch)."""
         small = X[:-1] if self.progressive_ else X
         n = len(self.classes_)
-        fit = fit_network(name, [x[train] for x in small], y[train], n, X_val=[x[val] for x in small], y_val=y[val],
-                          kinds=kinds, params=params, config=config, seed=seed)
+        fit = fit_network(
+            name,
+            [x[train] for x in small],
+            y[train],
+            n,
+            X_val=[x[val] for x in small],
+            y_val=y[val],
+            kinds=kinds,
+            params=params,
+            config=config,
+            seed=seed,
+        )
         history, network = fit.history, fit.model
         if config.refit and len(val):
             everything = np.arange(len(y))
-            again = fit_network(name, [x[everything] for x in small], y, n, kinds=kinds, params=params,
-                                config=config.replace(patience=0), seed=seed, epochs=max(1, fit.best_epoch))
-            history = pd.concat([history.assign(stage="select"), again.history.assign(stage="refit")], ignore_index=True)
+            again = fit_network(
+                name,
+                [x[everything] for x in small],
+                y,
+                n,
+                kinds=kinds,
+                params=params,
+                config=config.replace(patience=0),
+                seed=seed,
+                epochs=max(1, fit.best_epoch),
+            )
+            history = pd.concat(
+                [history.assign(stage="select"), again.history.assign(stage="refit")], ignore_index=True
+            )
             network = again.model
         if self.progressive_:
             large = [X[-1]]
             bigger = build_network(name, [large[0][train]], n, params)
             copy_weights(network, bigger, skip=[layer.name for layer in bigger.layers if layer.name.endswith("_norm")])
-            more = fit_network(name, [large[0][train]], y[train], n, X_val=[large[0][val]], y_val=y[val], kinds=kinds,
-                               config=config, seed=seed + 500, model=bigger, epochs=config.progressive_epochs,
-                               learning_rate=config.learning_rate / 2)
+            more = fit_network(
+                name,
+                [large[0][train]],
+                y[train],
+                n,
+                X_val=[large[0][val]],
+                y_val=y[val],
+                kinds=kinds,
+                config=config,
+                seed=seed + 500,
+                model=bigger,
+                epochs=config.progressive_epochs,
+                learning_rate=config.learning_rate / 2,
+            )
             history = pd.concat([history, more.history.assign(stage="large")], ignore_index=True)
             network = more.model
         return network, history, fit.best_epoch
@@ -167,12 +229,15 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     def save(self, path: str | Path) -> tuple[Path, Path]:
         """Write ``path`` (``.keras``) and its description (``.json``); the estimator must come from :func:`fit_final`."""
         if not hasattr(self, "description_"):
-            raise ValueError("save() needs what prediction recomputes from a wav file: train with fit_final(estimator, tables)")
+            raise ValueError(
+                "save() needs what prediction recomputes from a wav file: train with fit_final(estimator, tables)"
+            )
         return modelfile.write(path, self.network(), self.description_)
 
 
 # -------------------------------------------------------------------------------------------------
 # Pre-trained networks: loaded once per process, fine-tuned or used as they are
+
 
 def with_new_head(source: Any, description: Mapping[str, Any], n_classes: int) -> Any:
     """The pre-trained network with a fresh output layer for ``n_classes`` emotions, every other layer frozen.
@@ -182,7 +247,9 @@ def with_new_head(source: Any, description: Mapping[str, Any], n_classes: int) -
     on). The new output starts at zero: uniform probabilities, whatever the scale of the target's features.
     """
     spec = get_model(description["model"])
-    network = spec.build([item["shape"] for item in description["inputs"]], n_classes, **dict(description.get("params") or {}))
+    network = spec.build(
+        [item["shape"] for item in description["inputs"]], n_classes, **dict(description.get("params") or {})
+    )
     for name in copy_weights(source, network, skip=["emotion"]):
         network.get_layer(name).trainable = False
     head = network.get_layer("emotion")
@@ -194,7 +261,7 @@ def last_block(network: Any) -> list[Any]:
     """The layers from the last convolutional or recurrent layer (:data:`BLOCK_LAYERS`) to the output."""
     layers = list(network.layers)
     starts = [i for i, layer in enumerate(layers) if type(layer).__name__ in BLOCK_LAYERS]
-    return layers[starts[-1]:] if starts else layers[-1:]
+    return layers[starts[-1] :] if starts else layers[-1:]
 
 
 def unfreeze_last_block(network: Any) -> list[str]:
@@ -215,8 +282,13 @@ class FineTuner(NetworkClassifier):
     rate. Inputs must be the features the network was trained on (same sets, same shapes).
     """
 
-    def __init__(self, source: str | Path = "", strategy: str = "last_block",
-                 config: TrainConfig | Mapping[str, Any] | None = None, lr_factor: float = 0.1) -> None:
+    def __init__(
+        self,
+        source: str | Path = "",
+        strategy: str = "last_block",
+        config: TrainConfig | Mapping[str, Any] | None = None,
+        lr_factor: float = 0.1,
+    ) -> None:
         self.source = source
         self.strategy = strategy
         self.config = config
@@ -228,8 +300,10 @@ class FineTuner(NetworkClassifier):
 
     def _settings(self) -> tuple[str, dict[str, Any], TrainConfig]:
         if self.strategy not in FINE_TUNING:
-            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(FINE_TUNING)} "
-                             f"(training from random weights is NetworkClassifier)")
+            raise ValueError(
+                f"unknown strategy {self.strategy!r}; choose one of {', '.join(FINE_TUNING)} "
+                f"(training from random weights is NetworkClassifier)"
+            )
         description = modelfile.read_description(self.source)
         config = TrainConfig.from_dict(self.config)
         if config.refit or config.progressive_epochs or config.ensemble > 1:
@@ -241,8 +315,10 @@ class FineTuner(NetworkClassifier):
         expected = [list(item["shape"]) for item in description["inputs"]]
         got = [list(x.shape[1:]) for x in X]
         if expected != got:
-            raise ValueError(f"the target's input shapes {got} differ from the pre-trained network's {expected}: "
-                             f"extract the target with the same feature sets and parameters as the source")
+            raise ValueError(
+                f"the target's input shapes {got} differ from the pre-trained network's {expected}: "
+                f"extract the target with the same feature sets and parameters as the source"
+            )
         self.progressive_ = False
         return list(get_model(name).input_kinds)
 
@@ -252,14 +328,22 @@ class FineTuner(NetworkClassifier):
         network = with_new_head(source, description, len(self.classes_))
         reuse = [str(Path(self.source).resolve()), Path(self.source).stat().st_mtime, len(self.classes_)]
         common = dict(X_val=[x[val] for x in X], y_val=y[val], kinds=kinds, config=config, model=network)
-        fit = fit_network(name, [x[train] for x in X], y[train], len(self.classes_), seed=seed,
-                          reuse=[*reuse, "head"], **common)
+        fit = fit_network(
+            name, [x[train] for x in X], y[train], len(self.classes_), seed=seed, reuse=[*reuse, "head"], **common
+        )
         history = fit.history.assign(stage="head")
         if self.strategy == "last_block":
             unfreeze_last_block(network)
-            more = fit_network(name, [x[train] for x in X], y[train], len(self.classes_), seed=seed + 1,
-                               learning_rate=config.learning_rate * self.lr_factor, reuse=[*reuse, "last block"],
-                               **common)
+            more = fit_network(
+                name,
+                [x[train] for x in X],
+                y[train],
+                len(self.classes_),
+                seed=seed + 1,
+                learning_rate=config.learning_rate * self.lr_factor,
+                reuse=[*reuse, "last block"],
+                **common,
+            )
             history = pd.concat([history, more.history.assign(stage="last block")], ignore_index=True)
         return network, history, fit.best_epoch
 
@@ -283,8 +367,9 @@ class ZeroShot(ClassifierMixin, BaseEstimator):
         _, description = modelfile.load(self.source)
         shared = sorted(set(map(str, y)) & set(description["labels"]))
         if not shared:
-            raise ValueError(f"the network's emotions {description['labels']} and the data's share none: "
-                             f"zero-shot is undefined")
+            raise ValueError(
+                f"the network's emotions {description['labels']} and the data's share none: zero-shot is undefined"
+            )
         self.classes_ = np.array(shared)
         self.fit_info_ = {"n_val": 0, "epochs": 0}
         return self
@@ -306,21 +391,37 @@ class ZeroShot(ClassifierMixin, BaseEstimator):
 def describe_input(table: FeatureTable) -> dict[str, Any]:
     """How to recompute one input from a wav file: the feature set and its full parameters, or, for a
     combined table (:func:`ser_utils.features.combine_tables`, params keyed by set), its parts in column order."""
-    item = {"feature_set": table.feature_set, "params": dict(table.params), "kind": table.kind,
-            "shape": list(np.shape(table.X)[1:])}
+    item = {
+        "feature_set": table.feature_set,
+        "params": dict(table.params),
+        "kind": table.kind,
+        "shape": list(np.shape(table.X)[1:]),
+    }
     if table.feature_set in FEATURE_SETS:
         item["params"] = get_feature_set(table.feature_set).resolve(table.params)
     elif table.params and all(name in FEATURE_SETS for name in table.params):
-        item.update(params={}, parts=[{"feature_set": name, "params": get_feature_set(name).resolve(p)}
-                                      for name, p in table.params.items()])
+        item.update(
+            params={},
+            parts=[
+                {"feature_set": name, "params": get_feature_set(name).resolve(p)} for name, p in table.params.items()
+            ],
+        )
     else:
-        raise ValueError(f"cannot describe input {table.feature_set!r} for prediction: neither a feature set nor a "
-                         f"combination of feature sets (params {sorted(table.params)})")
+        raise ValueError(
+            f"cannot describe input {table.feature_set!r} for prediction: neither a feature set nor a "
+            f"combination of feature sets (params {sorted(table.params)})"
+        )
     return item
 
 
-def fit_final(estimator: NetworkClassifier, tables: FeatureTable | Sequence[FeatureTable], *,
-              speaker_norm: bool = False, use_augmented: bool = True, dataset: str = "") -> NetworkClassifier:
+def fit_final(
+    estimator: NetworkClassifier,
+    tables: FeatureTable | Sequence[FeatureTable],
+    *,
+    speaker_norm: bool = False,
+    use_augmented: bool = True,
+    dataset: str = "",
+) -> NetworkClassifier:
     """A clone of ``estimator`` trained on every clip of ``tables`` (validation speakers carved for early
     stopping as in the folds), ready to ``.save(path)`` and use with :mod:`ser_utils.predict`."""
     from .runinfo import package_versions
@@ -329,21 +430,33 @@ def fit_final(estimator: NetworkClassifier, tables: FeatureTable | Sequence[Feat
     meta = tables[0].meta.reset_index(drop=True)
     X = model_inputs(tables, speaker_norm)
     rows = np.arange(len(meta)) if use_augmented else np.flatnonzero(~is_augmented(meta))
-    fitted = clone(estimator).fit(take(X, rows), meta["emotion"].astype(str).to_numpy()[rows],
-                                  meta=meta.iloc[rows].reset_index(drop=True))
+    fitted = clone(estimator).fit(
+        take(X, rows), meta["emotion"].astype(str).to_numpy()[rows], meta=meta.iloc[rows].reset_index(drop=True)
+    )
     name, params, config = fitted._settings()
     described = tables[-1:] if fitted.progressive_ else tables
     history = fitted.history_
     fitted.description_ = {
-        "model": name, "labels": [str(c) for c in fitted.classes_], "inputs": [describe_input(t) for t in described],
-        "audio": asdict(tables[0].audio) if tables[0].audio is not None else {}, "params": params,
-        "config": config.to_dict(), "speaker_norm": bool(speaker_norm),
+        "model": name,
+        "labels": [str(c) for c in fitted.classes_],
+        "inputs": [describe_input(t) for t in described],
+        "audio": asdict(tables[0].audio) if tables[0].audio is not None else {},
+        "params": params,
+        "config": config.to_dict(),
+        "speaker_norm": bool(speaker_norm),
         "aggregate": "mean probability over the rows of a clip (its windows)",
-        "trained": {"dataset": dataset, "rows": int(len(rows)), "clips": int(len(np.unique(source_ids(meta.iloc[rows])))),
-                    "speakers": int(meta["speaker"].nunique()) if "speaker" in meta else None,
-                    **fitted.fit_info_, **fitted.run_info_,
-                    "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "history": history.to_dict("list")},
-        "versions": {k: v for k, v in package_versions().items() if k in ("python", "numpy", "librosa", "keras", "tensorflow")},
+        "trained": {
+            "dataset": dataset,
+            "rows": int(len(rows)),
+            "clips": int(len(np.unique(source_ids(meta.iloc[rows])))),
+            "speakers": int(meta["speaker"].nunique()) if "speaker" in meta else None,
+            **fitted.fit_info_,
+            **fitted.run_info_,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "history": history.to_dict("list"),
+        },
+        "versions": {
+            k: v for k, v in package_versions().items() if k in ("python", "numpy", "librosa", "keras", "tensorflow")
+        },
     }
     return fitted

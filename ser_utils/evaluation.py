@@ -38,8 +38,9 @@ from .splits import make_folds
 def tuned(estimator: Any, grid: dict[str, Sequence], inner_folds: int = 3) -> GridSearchCV:
     """A nested hyper-parameter search: ``cross_validate`` fits it on each training part only,
     with inner folds of whole speakers (or of source clips when there are too few speakers)."""
-    return GridSearchCV(estimator, grid, cv=GroupKFold(n_splits=inner_folds), scoring="balanced_accuracy",
-                        n_jobs=1, error_score="raise")
+    return GridSearchCV(
+        estimator, grid, cv=GroupKFold(n_splits=inner_folds), scoring="balanced_accuracy", n_jobs=1, error_score="raise"
+    )
 
 
 @dataclass
@@ -95,10 +96,20 @@ class CVResult:
             notes = f"{notes}; {extra}" if notes else extra
         s = self.summary()
         return report.add_result(
-            self.experiment, features=self.features, model=self.model, protocol=self.protocol,
-            n_folds=len(self.per_fold), accuracy=s.loc["accuracy", "mean"], accuracy_std=s.loc["accuracy", "std"],
-            uar=s.loc["uar", "mean"], uar_std=s.loc["uar", "std"], macro_f1=s.loc["macro_f1", "mean"],
-            macro_f1_std=s.loc["macro_f1", "std"], chance=self.chance.get("uar", float("nan")), notes=notes)
+            self.experiment,
+            features=self.features,
+            model=self.model,
+            protocol=self.protocol,
+            n_folds=len(self.per_fold),
+            accuracy=s.loc["accuracy", "mean"],
+            accuracy_std=s.loc["accuracy", "std"],
+            uar=s.loc["uar", "mean"],
+            uar_std=s.loc["uar", "std"],
+            macro_f1=s.loc["macro_f1", "mean"],
+            macro_f1_std=s.loc["macro_f1", "std"],
+            chance=self.chance.get("uar", float("nan")),
+            notes=notes,
+        )
 
 
 def as_tables(tables: FeatureTable | Sequence[FeatureTable]) -> list[FeatureTable]:
@@ -154,11 +165,23 @@ def score_clips(fitted: Any, X: Any, units: np.ndarray) -> tuple[np.ndarray, np.
     return votes.index.to_numpy(), votes.to_numpy(), None
 
 
-def cross_validate(estimator: Any, tables: FeatureTable | Sequence[FeatureTable], protocol: str, *,
-                   experiment: str, features: str | None = None, model: str | None = None,
-                   speaker_norm: bool = False, n_folds: int | None = None, seed: int = 0,
-                   use_augmented: bool = True, train_corpora: Sequence[str] = (), test_corpora: Sequence[str] = (),
-                   max_folds: int | None = None, progress: bool = True) -> CVResult:
+def cross_validate(
+    estimator: Any,
+    tables: FeatureTable | Sequence[FeatureTable],
+    protocol: str,
+    *,
+    experiment: str,
+    features: str | None = None,
+    model: str | None = None,
+    speaker_norm: bool = False,
+    n_folds: int | None = None,
+    seed: int = 0,
+    use_augmented: bool = True,
+    train_corpora: Sequence[str] = (),
+    test_corpora: Sequence[str] = (),
+    max_folds: int | None = None,
+    progress: bool = True,
+) -> CVResult:
     """Fit ``estimator`` (cloned per fold) in every fold of ``protocol`` and score clips of the test part.
 
     ``tables``: a feature table, or one per input of a multi-input network (rows matched on utt_id).
@@ -172,10 +195,17 @@ def cross_validate(estimator: Any, tables: FeatureTable | Sequence[FeatureTable]
         meta = meta.assign(source_id=meta["utt_id"])
     X = model_inputs(tables, speaker_norm)
     y = meta["emotion"].astype(str).to_numpy()
-    folds = make_folds(meta, protocol, n_folds=n_folds, val_fraction=0.0, seed=seed,
-                       train_corpora=train_corpora, test_corpora=test_corpora)
+    folds = make_folds(
+        meta,
+        protocol,
+        n_folds=n_folds,
+        val_fraction=0.0,
+        seed=seed,
+        train_corpora=train_corpora,
+        test_corpora=test_corpora,
+    )
     if max_folds is not None:
-        folds = folds[:max(1, int(max_folds))]
+        folds = folds[: max(1, int(max_folds))]
     augmented = is_augmented(meta)
     # Test units are source clips; the leaky recipe scores every row (copy, window) on its own, as its users do.
     units = meta.index.astype(str).to_numpy() if protocol == "leaky" else source_ids(meta)
@@ -205,9 +235,18 @@ def cross_validate(estimator: Any, tables: FeatureTable | Sequence[FeatureTable]
     pooled = pd.concat(predictions, ignore_index=True)
     labels = sorted(set(pooled["true"]) | set(pooled["pred"]))
     info["seconds"] = time.perf_counter() - start
-    return CVResult(experiment, features or "+".join(t.feature_set for t in tables),
-                    model or _model_name(estimator), protocol, labels, pd.DataFrame(rows), pooled,
-                    chance_levels(pooled["true"], sorted(set(pooled["true"]))), histories, info)
+    return CVResult(
+        experiment,
+        features or "+".join(t.feature_set for t in tables),
+        model or _model_name(estimator),
+        protocol,
+        labels,
+        pd.DataFrame(rows),
+        pooled,
+        chance_levels(pooled["true"], sorted(set(pooled["true"]))),
+        histories,
+        info,
+    )
 
 
 def _model_name(estimator: Any) -> str:

@@ -69,22 +69,32 @@ def read_description(model_path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise ModelFileError(f"model file not found: {path}")
     if path.is_dir() or path.suffix != ".keras":
-        raise ModelFileError(f"{path} is not a Keras model file: expected a file ending in .keras "
-                             f"(saved by ser-lab, with its .json beside it)")
+        raise ModelFileError(
+            f"{path} is not a Keras model file: expected a file ending in .keras "
+            f"(saved by ser-lab, with its .json beside it)"
+        )
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not a valid .keras file (a .keras file is a zip archive)")
     meta_path = description_path(path)
     if not meta_path.is_file():
-        raise ModelFileError(f"{meta_path.name} is missing next to {path.name}: prediction needs the label map and "
-                             f"feature configuration saved with the model (save_network writes both)")
+        raise ModelFileError(
+            f"{meta_path.name} is missing next to {path.name}: prediction needs the label map and "
+            f"feature configuration saved with the model (save_network writes both)"
+        )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelFileError(f"{meta_path} is not valid JSON: {err}") from err
-    missing = [k for k in ("format", "model", "labels", "inputs", "audio") if k not in meta] if isinstance(meta, dict) else ["all"]
+    missing = (
+        [k for k in ("format", "model", "labels", "inputs", "audio") if k not in meta]
+        if isinstance(meta, dict)
+        else ["all"]
+    )
     if missing or meta.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{meta_path} is not a ser-lab model description (format {MODEL_FORMAT!r}; "
-                             f"missing: {', '.join(missing) or 'none'}, format: {meta.get('format') if isinstance(meta, dict) else '?'})")
+        raise ModelFileError(
+            f"{meta_path} is not a ser-lab model description (format {MODEL_FORMAT!r}; "
+            f"missing: {', '.join(missing) or 'none'}, format: {meta.get('format') if isinstance(meta, dict) else '?'})"
+        )
     return meta
 
 
@@ -105,7 +115,9 @@ def load(path: str | Path) -> tuple[Any, dict[str, Any]]:
             text = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
             raise ModelFileError(f"could not load {path} as a Keras model: {type(err).__name__}: {text}") from err
         if int(network.output_shape[-1]) != len(description["labels"]):
-                raise ModelFileError(f"{path} has {int(network.output_shape[-1])} outputs but its description "
-                                 f"lists {len(description['labels'])} labels")
+            raise ModelFileError(
+                f"{path} has {int(network.output_shape[-1])} outputs but its description "
+                f"lists {len(description['labels'])} labels"
+            )
         _LOADED[key] = (network, description)
     return _LOADED[key]

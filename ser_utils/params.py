@@ -200,6 +200,4 @@ def validate(params: ParameterSet, declared: dict[str, dict[str, Any]]) -> None:
                 )
     if problems:
         listing = ", ".join(all_names)
-        raise ParameterError(
-            "invalid parameters:\n  - " + "\n  - ".join(problems) + f"\nKnown parameters: {listing}"
-        )
+        raise ParameterError("invalid parameters:\n  - " + "\n  - ".join(problems) + f"\nKnown parameters: {listing}")

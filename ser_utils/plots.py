@@ -12,8 +12,9 @@ import seaborn as sns
 from .audio import load_audio
 
 
-def plot_counts(manifest: pd.DataFrame, columns: tuple[str, ...] = ("emotion", "speaker", "gender", "sentence"),
-                max_bars: int = 40):
+def plot_counts(
+    manifest: pd.DataFrame, columns: tuple[str, ...] = ("emotion", "speaker", "gender", "sentence"), max_bars: int = 40
+):
     """Bar charts of how many utterances each emotion, speaker, gender and sentence has.
 
     A column with more than ``max_bars`` values (CREMA-D's 91 speakers, TESS's 200 words) is shown
@@ -48,8 +49,9 @@ def plot_durations(manifest: pd.DataFrame):
 
 def plot_examples(examples: pd.DataFrame, sr: int = 16000, n_mels: int = 128):
     """For each example clip: its waveform and its log-mel spectrogram, one row per emotion."""
-    fig, axes = plt.subplots(len(examples), 2, figsize=(13, 2.1 * len(examples)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1.25]})
+    fig, axes = plt.subplots(
+        len(examples), 2, figsize=(13, 2.1 * len(examples)), squeeze=False, gridspec_kw={"width_ratios": [1, 1.25]}
+    )
     for (wave_ax, spec_ax), row in zip(axes, examples.itertuples()):
         y, _ = load_audio(row.path, sr)
         librosa.display.waveshow(y, sr=sr, ax=wave_ax)
@@ -63,8 +65,12 @@ def plot_examples(examples: pd.DataFrame, sr: int = 16000, n_mels: int = 128):
 
 def plot_prosody(table: pd.DataFrame, measures: dict[str, str] | None = None):
     """Box plots of prosodic measures per emotion, split by gender (pitch differs a lot between them)."""
-    measures = measures or {"f0_median_hz": "median F0 (Hz)", "f0_range_st": "F0 range (semitones)",
-                            "loudness_db": "loudness (dB)", "f0_rel_st": "F0 vs speaker median (semitones)"}
+    measures = measures or {
+        "f0_median_hz": "median F0 (Hz)",
+        "f0_range_st": "F0 range (semitones)",
+        "loudness_db": "loudness (dB)",
+        "f0_rel_st": "F0 vs speaker median (semitones)",
+    }
     measures = {k: v for k, v in measures.items() if k in table}
     order = sorted(table["emotion"].unique())
     fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 3.8), squeeze=False)

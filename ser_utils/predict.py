@@ -85,16 +85,20 @@ class Predictor:
         for spec in self.meta["inputs"]:
             try:
                 parts = spec.get("parts") or [spec]  # a combined table: its sets' columns side by side
-                x = np.concatenate([compute(part["feature_set"], y, self.audio.sr, part["params"], rows=rows)
-                                    for part in parts], axis=-1)
+                x = np.concatenate(
+                    [compute(part["feature_set"], y, self.audio.sr, part["params"], rows=rows) for part in parts],
+                    axis=-1,
+                )
             except AudioError as err:
                 raise PredictionError(err.reason) from err
             except Exception as err:  # noqa: BLE001 - an odd file must give a reason, not a traceback
                 raise PredictionError(f"feature extraction failed: {type(err).__name__}: {err}") from err
             x = x if spec["kind"] == "windows" else x[None]
             if list(x.shape[1:]) != list(spec["shape"]):
-                raise ModelFileError(f"{spec['feature_set']} features have shape {list(x.shape[1:])} but the model "
-                                     f"expects {spec['shape']}: the description does not match the model")
+                raise ModelFileError(
+                    f"{spec['feature_set']} features have shape {list(x.shape[1:])} but the model "
+                    f"expects {spec['shape']}: the description does not match the model"
+                )
             if not np.all(np.isfinite(x)):
                 raise PredictionError("feature extraction failed: non-finite values")
             out.append(x.astype(np.float32))
@@ -120,29 +124,41 @@ class Predictor:
                 f"speaker normalisation needs at least {MIN_REFERENCE_CLIPS} reference clips of the same speaker (any "
                 f"emotion, ideally {ADVISED_REFERENCE[0]}+ and {ADVISED_REFERENCE[1]:.0f}+ s); {len(feats)} usable "
                 f"given" + (f" ({'; '.join(problems)})" if problems else "") + ". With fewer, the statistics have no "
-                "spread and the network sees unnormalised features: give more clips with --speaker-ref")
+                "spread and the network sees unnormalised features: give more clips with --speaker-ref"
+            )
         info = {"clips": len(feats), "seconds": round(seconds, 1), "problems": problems, "warning": ""}
         if len(feats) < ADVISED_REFERENCE[0] or seconds < ADVISED_REFERENCE[1]:
-            info["warning"] = (f"speaker reference of only {len(feats)} clips ({seconds:.1f} s): the speaker's "
-                               f"statistics are noisy; {ADVISED_REFERENCE[0]}+ clips and {ADVISED_REFERENCE[1]:.0f}+ s are advised")
+            info["warning"] = (
+                f"speaker reference of only {len(feats)} clips ({seconds:.1f} s): the speaker's "
+                f"statistics are noisy; {ADVISED_REFERENCE[0]}+ clips and {ADVISED_REFERENCE[1]:.0f}+ s are advised"
+            )
         modes = [MODE_OF_KIND.get(spec["kind"], "feature") for spec in self.meta["inputs"]]
         stats = [statistics(np.concatenate([f[i] for f in feats]), mode) for i, mode in enumerate(modes)]
         return stats, info
 
-    def probabilities(self, path: str | Path, *, gender: str | None = None,
-                      speaker_stats: list[tuple] | None = None) -> pd.Series:
+    def probabilities(
+        self, path: str | Path, *, gender: str | None = None, speaker_stats: list[tuple] | None = None
+    ) -> pd.Series:
         """Class probabilities of one file (mean over its windows), indexed by emotion."""
         X = self.features(path, gender)
         if self.speaker_norm:
             if speaker_stats is None:
-                raise ValueError("this model was trained on speaker-normalised features: give reference clips of "
-                                 "the same speaker (speaker_ref=[...], --speaker-ref) or same_speaker=True")
+                raise ValueError(
+                    "this model was trained on speaker-normalised features: give reference clips of "
+                    "the same speaker (speaker_ref=[...], --speaker-ref) or same_speaker=True"
+                )
             X = [apply(x, *stats) for x, stats in zip(X, speaker_stats)]
         proba = predict_proba(self.model, X).mean(axis=0)
         return pd.Series(proba, index=self.labels, name=str(path))
 
-    def predict(self, paths: Sequence[str | Path], *, gender: str | None = None,
-                speaker_ref: Sequence[str | Path] | None = None, same_speaker: bool = False) -> pd.DataFrame:
+    def predict(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        gender: str | None = None,
+        speaker_ref: Sequence[str | Path] | None = None,
+        same_speaker: bool = False,
+    ) -> pd.DataFrame:
         """One row per file: emotion, confidence, a probability column per emotion, and ``error`` (why a
         file could not be classified; its other columns are then empty). For a speaker-normalised model,
         ``reference_clips`` and ``reference_s`` say what the speaker's statistics rest on, and
@@ -152,21 +168,36 @@ class Predictor:
         if self.speaker_norm:
             refs = list(speaker_ref or []) or (paths if same_speaker else [])
             if not refs:
-                raise ValueError("this model was trained on speaker-normalised features: give reference clips of the "
-                                 "same speaker (speaker_ref=[...] / --speaker-ref) or, when all files are one "
-                                 "speaker's, same_speaker=True / --same-speaker")
+                raise ValueError(
+                    "this model was trained on speaker-normalised features: give reference clips of the "
+                    "same speaker (speaker_ref=[...] / --speaker-ref) or, when all files are one "
+                    "speaker's, same_speaker=True / --same-speaker"
+                )
             stats, info = self.speaker_statistics(refs, gender)
         rows = []
         for p in paths:
             try:
                 proba = self.probabilities(p, gender=gender, speaker_stats=stats)
-                rows.append({"file": p, "emotion": proba.idxmax(), "confidence": float(proba.max()),
-                             **{f"p_{k}": float(v) for k, v in proba.items()}, "error": ""})
+                rows.append(
+                    {
+                        "file": p,
+                        "emotion": proba.idxmax(),
+                        "confidence": float(proba.max()),
+                        **{f"p_{k}": float(v) for k, v in proba.items()},
+                        "error": "",
+                    }
+                )
             except PredictionError as err:
                 rows.append({"file": p, "emotion": None, "confidence": np.nan, "error": str(err)})
             except Exception as err:  # noqa: BLE001 - one odd file must not cost the others their results
-                rows.append({"file": p, "emotion": None, "confidence": np.nan,
-                             "error": f"unexpected failure: {type(err).__name__}: {str(err).strip()[:200]}"})
+                rows.append(
+                    {
+                        "file": p,
+                        "emotion": None,
+                        "confidence": np.nan,
+                        "error": f"unexpected failure: {type(err).__name__}: {str(err).strip()[:200]}",
+                    }
+                )
         columns = ["file", "emotion", "confidence", *[f"p_{k}" for k in self.labels], "error"]
         table = pd.DataFrame(rows).reindex(columns=columns)
         if info is not None:
@@ -206,11 +237,17 @@ def demo(model_path: str | Path, manifest: pd.DataFrame, *, gender_column: str =
     refs = list(one["path"].head(max(10, len(clips)))) if predictor.speaker_norm else None  # the speaker's reference
     table = predictor.predict(list(clips["path"]), gender=gender, speaker_ref=refs).assign(true=list(clips["emotion"]))
     table["file"] = table["file"].map(lambda p: Path(p).name)
-    args = [str(model_path), str(clips["path"].iloc[0]), *(["--gender", gender] if gender else []),
-            *(["--speaker-ref", *refs] if refs else [])]
+    args = [
+        str(model_path),
+        str(clips["path"].iloc[0]),
+        *(["--gender", gender] if gender else []),
+        *(["--speaker-ref", *refs] if refs else []),
+    ]
     done = subprocess.run([sys.executable, "-m", "ser_utils.predict", *args], capture_output=True, text=True)
-    shown = f"$ python -m ser_utils.predict {Path(model_path).name} {Path(clips['path'].iloc[0]).name}" \
-            f"{' --gender ' + gender if gender else ''}{' --speaker-ref ...' if refs else ''}   → exit status {done.returncode}"
+    shown = (
+        f"$ python -m ser_utils.predict {Path(model_path).name} {Path(clips['path'].iloc[0]).name}"
+        f"{' --gender ' + gender if gender else ''}{' --speaker-ref ...' if refs else ''}   → exit status {done.returncode}"
+    )
     return table, shown + "\n" + done.stdout + done.stderr
 
 
@@ -220,16 +257,26 @@ def demo(model_path: str | Path, manifest: pd.DataFrame, *, gender_column: str =
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ser_utils.predict", description="Predict the emotion of audio files with a saved ser-lab model.",
-        epilog="Exit status: 0 all files classified, 1 some file unusable, 2 model or usage error.")
+        prog="python -m ser_utils.predict",
+        description="Predict the emotion of audio files with a saved ser-lab model.",
+        epilog="Exit status: 0 all files classified, 1 some file unusable, 2 model or usage error.",
+    )
     parser.add_argument("model", help="the model file (.keras), with its .json description beside it")
     parser.add_argument("files", nargs="+", help="audio files (any format libsndfile reads)")
-    parser.add_argument("--gender", choices=["male", "female"], help="the speaker's gender, for models that use it "
-                        "(fusion with the stats set; unknown otherwise)")
-    parser.add_argument("--speaker-ref", nargs="+", metavar="FILE",
-                        help="clips of the same speaker (any emotion), for speaker-normalised models")
-    parser.add_argument("--same-speaker", action="store_true",
-                        help="all files are one speaker's: use them as the speaker reference")
+    parser.add_argument(
+        "--gender",
+        choices=["male", "female"],
+        help="the speaker's gender, for models that use it (fusion with the stats set; unknown otherwise)",
+    )
+    parser.add_argument(
+        "--speaker-ref",
+        nargs="+",
+        metavar="FILE",
+        help="clips of the same speaker (any emotion), for speaker-normalised models",
+    )
+    parser.add_argument(
+        "--same-speaker", action="store_true", help="all files are one speaker's: use them as the speaker reference"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per file instead of a table")
     return parser
 
@@ -238,8 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         predictor = load_predictor(args.model)
-        table = predictor.predict(args.files, gender=args.gender, speaker_ref=args.speaker_ref,
-                                  same_speaker=args.same_speaker)
+        table = predictor.predict(
+            args.files, gender=args.gender, speaker_ref=args.speaker_ref, same_speaker=args.same_speaker
+        )
     except (ModelFileError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -255,9 +303,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {row.file}: cannot use this file: {row.error}", file=sys.stderr)
     if args.json:
         for record in ok.to_dict("records"):
-            print(json.dumps({"file": record["file"], "emotion": record["emotion"],
-                              "confidence": round(record["confidence"], 4),
-                              "probabilities": {k[2:]: round(v, 4) for k, v in record.items() if k.startswith("p_")}}))
+            print(
+                json.dumps(
+                    {
+                        "file": record["file"],
+                        "emotion": record["emotion"],
+                        "confidence": round(record["confidence"], 4),
+                        "probabilities": {k[2:]: round(v, 4) for k, v in record.items() if k.startswith("p_")},
+                    }
+                )
+            )
     elif len(ok):
         shown = ok.drop(columns="error").rename(columns=lambda c: c[2:] if c.startswith("p_") else c)
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -40,8 +40,9 @@ def _format_value(value: Any) -> str:
 
 
 def _headline_cell(headlines: dict[str, Any]) -> str:
-    return "<br>".join(f"{_esc(k)}: <b>{_esc(_format_value(v))}</b>" for k, v in headlines.items()
-                       if not str(k).startswith("_"))
+    return "<br>".join(
+        f"{_esc(k)}: <b>{_esc(_format_value(v))}</b>" for k, v in headlines.items() if not str(k).startswith("_")
+    )
 
 
 def _notebook_rows(notebooks: list[dict[str, Any]], started: str | None = None) -> str:
@@ -62,8 +63,11 @@ def _notebook_rows(notebooks: list[dict[str, Any]], started: str | None = None) 
             f"<td class=num>{nb.get('duration_s', 0):.1f} s</td>"
             f"<td>{_headline_cell(nb.get('headlines', {}))}</td></tr>"
         )
-    return ("<table><tr><th>#</th><th>notebook</th><th>status</th><th>time</th><th>headline figures</th></tr>"
-            + "".join(rows) + "</table>")
+    return (
+        "<table><tr><th>#</th><th>notebook</th><th>status</th><th>time</th><th>headline figures</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _results_table(results: pd.DataFrame) -> str:
@@ -72,9 +76,7 @@ def _results_table(results: pd.DataFrame) -> str:
     table = results.copy()
     for metric in ("accuracy", "uar", "macro_f1"):
         std = table[f"{metric}_std"]
-        table[metric] = [
-            f"{m:.3f}" + ("" if pd.isna(s) else f" ± {s:.3f}") for m, s in zip(table[metric], std)
-        ]
+        table[metric] = [f"{m:.3f}" + ("" if pd.isna(s) else f" ± {s:.3f}") for m, s in zip(table[metric], std)]
     columns = ["notebook", "experiment", "features", "model", "protocol", "n_folds", "accuracy", "uar", "macro_f1"]
     return table[columns].to_html(index=False, border=0, escape=True)
 
@@ -84,8 +86,11 @@ def _skipped_section(skipped: list[dict[str, Any]]) -> str:
         return "<p>No input file was skipped.</p>"
     shown = pd.DataFrame(skipped[:500])
     more = f"<p>… and {len(skipped) - 500} more (see run.json).</p>" if len(skipped) > 500 else ""
-    return (f"<p><b>{len(skipped)}</b> file(s) could not be used and were left out:</p>"
-            + shown.to_html(index=False, border=0) + more)
+    return (
+        f"<p><b>{len(skipped)}</b> file(s) could not be used and were left out:</p>"
+        + shown.to_html(index=False, border=0)
+        + more
+    )
 
 
 def render_index(run: dict[str, Any], reports_dir: str | Path) -> Path:
@@ -93,13 +98,20 @@ def render_index(run: dict[str, Any], reports_dir: str | Path) -> Path:
     reports_dir = Path(reports_dir)
     notebooks = run.get("notebooks", [])
     failed = [nb["name"] for nb in notebooks if nb["status"] == "failed"]
-    verdict = (f'<span class=failed>{len(failed)} failed: {_esc(", ".join(failed))}</span>' if failed
-               else '<span class=ok>all notebooks ran</span>')
+    verdict = (
+        f"<span class=failed>{len(failed)} failed: {_esc(', '.join(failed))}</span>"
+        if failed
+        else "<span class=ok>all notebooks ran</span>"
+    )
     data = run.get("data", {})
     facts = [
-        ("dataset", run.get("dataset")), ("data fingerprint", data.get("fingerprint")),
-        ("files", data.get("n_files")), ("seed", run.get("seed")), ("started", run.get("started")),
-        ("duration", f"{run.get('duration_s', 0):.0f} s"), ("code revision", run.get("git_revision")),
+        ("dataset", run.get("dataset")),
+        ("data fingerprint", data.get("fingerprint")),
+        ("files", data.get("n_files")),
+        ("seed", run.get("seed")),
+        ("started", run.get("started")),
+        ("duration", f"{run.get('duration_s', 0):.0f} s"),
+        ("code revision", run.get("git_revision")),
         ("command", run.get("command")),
     ]
     facts_html = "".join(f"<tr><th>{_esc(k)}</th><td><code>{_esc(v)}</code></td></tr>" for k, v in facts)

@@ -28,9 +28,22 @@ HEADLINES_DIR = "headlines"
 
 #: Columns of ``results.csv``, in order. Metrics are fold means; ``*_std`` their spread over folds.
 RESULT_COLUMNS = [
-    "notebook", "experiment", "dataset", "features", "model", "protocol", "n_folds",
-    "accuracy", "accuracy_std", "uar", "uar_std", "macro_f1", "macro_f1_std",
-    "chance", "seed", "notes",
+    "notebook",
+    "experiment",
+    "dataset",
+    "features",
+    "model",
+    "protocol",
+    "n_folds",
+    "accuracy",
+    "accuracy_std",
+    "uar",
+    "uar_std",
+    "macro_f1",
+    "macro_f1_std",
+    "chance",
+    "seed",
+    "notes",
 ]
 _METRICS = ("accuracy", "uar", "macro_f1")
 
@@ -110,8 +123,10 @@ def publish(staging: str | Path, reports_dir: str | Path, notebook: str) -> None
 def _publish(staging: Path, reports_dir: Path, notebook: str) -> None:
     new = read_results(staging)
     old = read_results(reports_dir)
-    _write_table(pd.concat([old[old["notebook"] != notebook], new[new["notebook"] == notebook]], ignore_index=True),
-                 reports_dir / RESULTS_FILE)
+    _write_table(
+        pd.concat([old[old["notebook"] != notebook], new[new["notebook"] == notebook]], ignore_index=True),
+        reports_dir / RESULTS_FILE,
+    )
     headline = staging / HEADLINES_DIR / f"{notebook}.json"
     target = reports_dir / HEADLINES_DIR / f"{notebook}.json"
     if headline.is_file():
@@ -183,12 +198,22 @@ class Report:
     ) -> dict[str, Any]:
         """Write one experiment's row to ``results.csv``; a rerun of the same experiment replaces it."""
         row = {
-            "notebook": self.notebook, "experiment": experiment, "dataset": self.dataset,
-            "features": features, "model": model, "protocol": protocol, "n_folds": int(n_folds),
-            "accuracy": float(accuracy), "accuracy_std": float(accuracy_std),
-            "uar": float(uar), "uar_std": float(uar_std),
-            "macro_f1": float(macro_f1), "macro_f1_std": float(macro_f1_std),
-            "chance": float(chance), "seed": self.seed, "notes": notes,
+            "notebook": self.notebook,
+            "experiment": experiment,
+            "dataset": self.dataset,
+            "features": features,
+            "model": model,
+            "protocol": protocol,
+            "n_folds": int(n_folds),
+            "accuracy": float(accuracy),
+            "accuracy_std": float(accuracy_std),
+            "uar": float(uar),
+            "uar_std": float(uar_std),
+            "macro_f1": float(macro_f1),
+            "macro_f1_std": float(macro_f1_std),
+            "chance": float(chance),
+            "seed": self.seed,
+            "notes": notes,
         }
         for metric in _METRICS:
             if not 0.0 <= row[metric] <= 1.0:
@@ -218,8 +243,13 @@ class Report:
         (by path) counts once.
         """
         earlier = read_headlines(self.reports_dir, self.notebook).get("_skipped", [])
-        rows = pd.concat([pd.DataFrame(earlier, columns=["path", "reason"]),
-                          skipped.reindex(columns=["path", "reason"]).astype(str)], ignore_index=True)
+        rows = pd.concat(
+            [
+                pd.DataFrame(earlier, columns=["path", "reason"]),
+                skipped.reindex(columns=["path", "reason"]).astype(str),
+            ],
+            ignore_index=True,
+        )
         rows = rows.drop_duplicates("path") if len(rows) else rows
         self.headline("_skipped", rows.to_dict("records"))
         self.headline("skipped files", int(len(rows)))

@@ -11,8 +11,21 @@ from .paths import repo_root
 
 #: Distributions whose versions change numbers (or how they are computed).
 TRACKED_PACKAGES = (
-    "ser-lab", "numpy", "scipy", "pandas", "scikit-learn", "librosa", "soundfile", "soxr",
-    "audiomentations", "tensorflow", "keras", "papermill", "nbconvert", "matplotlib", "seaborn",
+    "ser-lab",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "librosa",
+    "soundfile",
+    "soxr",
+    "audiomentations",
+    "tensorflow",
+    "keras",
+    "papermill",
+    "nbconvert",
+    "matplotlib",
+    "seaborn",
 )
 
 
@@ -33,10 +46,17 @@ def git_revision() -> str | None:
     if root is None:
         return None
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return rev + ("+dirty" if dirty else "")

@@ -56,8 +56,9 @@ def _sources(meta: pd.DataFrame) -> pd.DataFrame:
     return originals[columns].drop_duplicates("source_id").reset_index(drop=True)
 
 
-def _carve_validation(sources: pd.DataFrame, train_sources: pd.DataFrame, group: str | None,
-                      val_fraction: float, seed: int) -> set:
+def _carve_validation(
+    sources: pd.DataFrame, train_sources: pd.DataFrame, group: str | None, val_fraction: float, seed: int
+) -> set:
     """Source ids held out of training for validation: whole groups (speakers/sentences) if ``group``."""
     if val_fraction <= 0 or len(train_sources) < 2:
         return set()
@@ -113,14 +114,17 @@ def _random_folds(sources: pd.DataFrame, n_folds: int, seed: int) -> Iterator[tu
         yield f"fold {k}", test_idx
 
 
-def _cross_corpus(meta: pd.DataFrame, train_corpora: Sequence[str], test_corpora: Sequence[str],
-                  val_fraction: float, seed: int) -> list[Fold]:
+def _cross_corpus(
+    meta: pd.DataFrame, train_corpora: Sequence[str], test_corpora: Sequence[str], val_fraction: float, seed: int
+) -> list[Fold]:
     """One fold: train on ``train_corpora``, test on ``test_corpora``, emotions both sides have."""
     sources = _sources(meta)
     missing = sorted((set(train_corpora) | set(test_corpora)) - set(sources["corpus"]))
     if missing or set(train_corpora) & set(test_corpora):
-        raise ValueError(f"cross_corpus needs disjoint train/test corpora present in the data "
-                         f"(present: {sorted(sources['corpus'].unique())}; missing: {missing})")
+        raise ValueError(
+            f"cross_corpus needs disjoint train/test corpora present in the data "
+            f"(present: {sorted(sources['corpus'].unique())}; missing: {missing})"
+        )
     train_s = sources[sources["corpus"].isin(train_corpora)]
     test_s = sources[sources["corpus"].isin(test_corpora)]
     shared = set(train_s["emotion"]) & set(test_s["emotion"])
@@ -133,12 +137,21 @@ def _cross_corpus(meta: pd.DataFrame, train_corpora: Sequence[str], test_corpora
 def _leaky(meta: pd.DataFrame, n_folds: int, seed: int) -> list[Fold]:
     """The leaky recipe, for demonstration: rows split at random, test reused as validation."""
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return [Fold(f"fold {k}", train, test, test)
-            for k, (train, test) in enumerate(splitter.split(meta, meta["emotion"]), 1)]
+    return [
+        Fold(f"fold {k}", train, test, test) for k, (train, test) in enumerate(splitter.split(meta, meta["emotion"]), 1)
+    ]
 
 
-def make_folds(meta: pd.DataFrame, protocol: str, *, n_folds: int | None = None, val_fraction: float = 0.1,
-               seed: int = 0, train_corpora: Sequence[str] = (), test_corpora: Sequence[str] = ()) -> list[Fold]:
+def make_folds(
+    meta: pd.DataFrame,
+    protocol: str,
+    *,
+    n_folds: int | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    train_corpora: Sequence[str] = (),
+    test_corpora: Sequence[str] = (),
+) -> list[Fold]:
     """The folds of ``protocol`` over the rows of ``meta`` (a feature table's metadata).
 
     ``n_folds``: folds for ``random`` (default 5, i.e. 80/20) and ``speaker_kfold`` (default 5);

@@ -39,8 +39,12 @@ from .training import TrainConfig
 STRATEGIES = (*FINE_TUNING, "scratch")
 
 #: Rows of the reference study's summary table: (fine-tuning strategy, with augmentation).
-SUMMARY_ROWS = {"target only": ("scratch", False), "transfer": (None, False),
-                "augmentation": ("scratch", True), "transfer + augmentation": (None, True)}
+SUMMARY_ROWS = {
+    "target only": ("scratch", False),
+    "transfer": (None, False),
+    "augmentation": ("scratch", True),
+    "transfer + augmentation": (None, True),
+}
 
 
 def default_source(target: str) -> str:
@@ -69,9 +73,12 @@ class Availability:
         lines = [reason if details else reason.splitlines()[0] for reason in self.missing.values()]
         if not lines:
             return ""
-        head = (f"{len(self.missing)} of {len(self.missing) + len(self.present)} corpora of {self.requested!r} "
-                f"are not here; using {self.name!r}." if self.present else
-                f"none of the corpora of {self.requested!r} is here.")
+        head = (
+            f"{len(self.missing)} of {len(self.missing) + len(self.present)} corpora of {self.requested!r} "
+            f"are not here; using {self.name!r}."
+            if self.present
+            else f"none of the corpora of {self.requested!r} is here."
+        )
         return head + "\n" + "\n".join("  - " + line.replace("\n", "\n    ") for line in lines)
 
 
@@ -99,17 +106,22 @@ def merge_datasets(datasets: Sequence[Dataset], emotions: Sequence[str] | None =
     manifest = pd.concat([d.manifest for d in datasets], ignore_index=True)
     if emotions is not None:
         manifest = select_labels(manifest, list(emotions))
-    return Dataset(name="+".join(d.name for d in datasets), manifest=manifest,
-                   skipped=pd.concat([d.skipped for d in datasets], ignore_index=True),
-                   roots={k: v for d in datasets for k, v in d.roots.items()})
+    return Dataset(
+        name="+".join(d.name for d in datasets),
+        manifest=manifest,
+        skipped=pd.concat([d.skipped for d in datasets], ignore_index=True),
+        roots={k: v for d in datasets for k, v in d.roots.items()},
+    )
 
 
 def cross_corpus_dataset(train: Availability, test: Availability) -> tuple[Dataset, list[str]]:
     """The training and test corpora of a cross-corpus experiment as one dataset, on the emotions both
     groups have (returned too)."""
     if train.dataset is None or test.dataset is None:
-        raise ValueError("cross-corpus evaluation needs at least one training and one test corpus:\n"
-                         + "\n".join(m for m in (train.message(), test.message()) if m))
+        raise ValueError(
+            "cross-corpus evaluation needs at least one training and one test corpus:\n"
+            + "\n".join(m for m in (train.message(), test.message()) if m)
+        )
     common = shared_emotions(train.dataset.manifest["emotion"].unique(), test.dataset.manifest["emotion"].unique())
     return merge_datasets([train.dataset, test.dataset], common), common
 
@@ -145,24 +157,44 @@ class Pretrained:
         return pd.DataFrame(self.description.get("trained", {}).get("history", {}))
 
 
-def pretraining_key(tables: Sequence[FeatureTable], network: str, params: Mapping[str, Any], config: TrainConfig,
-                    speaker_norm: bool) -> str:
+def pretraining_key(
+    tables: Sequence[FeatureTable], network: str, params: Mapping[str, Any], config: TrainConfig, speaker_norm: bool
+) -> str:
     """Hash of everything that decides the pre-trained network: the source features and labels (their
     content), the network, its hyper-parameters, the training settings and the Keras version."""
     digest = hashlib.blake2b(digest_size=10)
     for table in tables:
         digest.update(np.ascontiguousarray(table.X, dtype=np.float32).tobytes())
-        digest.update("\n".join(table.meta["utt_id"].astype(str) + "|" + table.meta["emotion"].astype(str) + "|"
-                                + table.meta["speaker"].astype(str)).encode())
+        digest.update(
+            "\n".join(
+                table.meta["utt_id"].astype(str)
+                + "|"
+                + table.meta["emotion"].astype(str)
+                + "|"
+                + table.meta["speaker"].astype(str)
+            ).encode()
+        )
     settings = {k: v for k, v in asdict(config).items() if k != "verbose"}
-    digest.update(json.dumps([network, dict(params), settings, bool(speaker_norm), keras_module().__version__],
-                             sort_keys=True, default=str).encode())
+    digest.update(
+        json.dumps(
+            [network, dict(params), settings, bool(speaker_norm), keras_module().__version__],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     return digest.hexdigest()
 
 
-def pretrain(tables: FeatureTable | Sequence[FeatureTable], network: str, *, params: Mapping[str, Any] | None = None,
-             config: TrainConfig | Mapping[str, Any] | None = None, speaker_norm: bool = False, dataset: str = "",
-             cache_root: str | Path | None = None) -> Pretrained:
+def pretrain(
+    tables: FeatureTable | Sequence[FeatureTable],
+    network: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    config: TrainConfig | Mapping[str, Any] | None = None,
+    speaker_norm: bool = False,
+    dataset: str = "",
+    cache_root: str | Path | None = None,
+) -> Pretrained:
     """Train ``network`` on every clip of the source corpora (early stopping on held-out source speakers),
     or read it from the cache when the same data and settings were pre-trained before.
 
@@ -191,8 +223,13 @@ def _cell(result: CVResult | None, metric: str) -> str:
     return "—" if result is None else result.cell(metric)
 
 
-def summary_table(results: Mapping[tuple[str, bool, str], CVResult], *, transfer: str,
-                  protocols: Sequence[str] = ("random", "loso", "lopo"), metric: str = "uar") -> pd.DataFrame:
+def summary_table(
+    results: Mapping[tuple[str, bool, str], CVResult],
+    *,
+    transfer: str,
+    protocols: Sequence[str] = ("random", "loso", "lopo"),
+    metric: str = "uar",
+) -> pd.DataFrame:
     """The reference study's table, honestly: rows target only / transfer / augmentation / transfer +
     augmentation, one column per protocol, cells "mean ± std" over folds.
 
@@ -209,15 +246,19 @@ def summary_table(results: Mapping[tuple[str, bool, str], CVResult], *, transfer
     return table
 
 
-def gains(results: Mapping[tuple[str, bool, str], CVResult], *, transfer: str, protocol: str = "loso",
-          metric: str = "uar") -> dict[str, float]:
+def gains(
+    results: Mapping[tuple[str, bool, str], CVResult], *, transfer: str, protocol: str = "loso", metric: str = "uar"
+) -> dict[str, float]:
     """UAR differences under ``protocol``: transfer − target only, and with augmentation on both sides."""
+
     def mean(key):
         r = results.get(key)
         return r.mean(metric) if r is not None else float("nan")
 
-    return {"transfer − target only": mean((transfer, False, protocol)) - mean(("scratch", False, protocol)),
-            "transfer + aug − augmentation": mean((transfer, True, protocol)) - mean(("scratch", True, protocol))}
+    return {
+        "transfer − target only": mean((transfer, False, protocol)) - mean(("scratch", False, protocol)),
+        "transfer + aug − augmentation": mean((transfer, True, protocol)) - mean(("scratch", True, protocol)),
+    }
 
 
 def per_corpus(result: CVResult, meta: pd.DataFrame) -> pd.DataFrame:
@@ -231,6 +272,19 @@ def per_corpus(result: CVResult, meta: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-__all__ = ["Availability", "Pretrained", "STRATEGIES", "SUMMARY_ROWS", "cross_corpus_dataset", "default_source", "gains",
-           "load_available", "merge_datasets", "per_corpus", "pretrain", "pretraining_key", "shared_emotions",
-           "summary_table"]
+__all__ = [
+    "Availability",
+    "Pretrained",
+    "STRATEGIES",
+    "SUMMARY_ROWS",
+    "cross_corpus_dataset",
+    "default_source",
+    "gains",
+    "load_available",
+    "merge_datasets",
+    "per_corpus",
+    "pretrain",
+    "pretraining_key",
+    "shared_emotions",
+    "summary_table",
+]

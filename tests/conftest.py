@@ -26,9 +26,18 @@ TOY_EMOTIONS = ("angry", "neutral", "sad")
 _TOY_SETS = {"vector": "kaggle162", "windows": "window160", "image": "logmel", "sequence": "mfcc_seq"}
 
 
-def make_toy_table(*, kind: str = "vector", shape: tuple = (12,), speakers: int = 3, sentences: int = 3,
-                   windows: int = 1, copies: int = 0, seed: int = 0, index_column: bool = False,
-                   emotions: tuple[str, ...] = TOY_EMOTIONS):
+def make_toy_table(
+    *,
+    kind: str = "vector",
+    shape: tuple = (12,),
+    speakers: int = 3,
+    sentences: int = 3,
+    windows: int = 1,
+    copies: int = 0,
+    seed: int = 0,
+    index_column: bool = False,
+    emotions: tuple[str, ...] = TOY_EMOTIONS,
+):
     """A feature table without audio: emotion shifts the features, speakers add their own offset.
 
     ``windows`` rows per clip (kind "windows"), ``copies`` augmented copies per clip; with
@@ -45,23 +54,43 @@ def make_toy_table(*, kind: str = "vector", shape: tuple = (12,), speakers: int 
                 utt = f"s{s}_p{p}_{e}"
                 for c in range(copies + 1):
                     for w in range(windows):
-                        rows.append({"utt_id": utt if c == 0 else f"{utt}_aug{c}", "source_id": utt,
-                                     "speaker": f"s{s}", "sentence": f"p{p}", "emotion": e,
-                                     "gender": "female" if s % 2 else "male",
-                                     "augmentation": "" if c == 0 else "noise", "window": w})
+                        rows.append(
+                            {
+                                "utt_id": utt if c == 0 else f"{utt}_aug{c}",
+                                "source_id": utt,
+                                "speaker": f"s{s}",
+                                "sentence": f"p{p}",
+                                "emotion": e,
+                                "gender": "female" if s % 2 else "male",
+                                "augmentation": "" if c == 0 else "noise",
+                                "window": w,
+                            }
+                        )
     meta = pd.DataFrame(rows)
     code = meta["emotion"].map({e: i for i, e in enumerate(emotions)}).to_numpy()
     speaker = meta["speaker"].str[1:].astype(int).to_numpy()
     centre = (len(emotions) - 1) / 2
-    X = rng.normal(0, 1, (len(meta), *shape)) + (code - centre).reshape(-1, *[1] * len(shape)) * 2.5 \
+    X = (
+        rng.normal(0, 1, (len(meta), *shape))
+        + (code - centre).reshape(-1, *[1] * len(shape)) * 2.5
         + speaker.reshape(-1, *[1] * len(shape)) * 0.3
+    )
     X = X.astype(np.float32)
     if index_column:
         X.reshape(len(meta), -1)[:, 0] = np.arange(len(meta))
     if windows == 1:
         meta = meta.drop(columns="window")
-    return FeatureTable(X=X, meta=meta, skipped=pd.DataFrame(), feature_names=None, feature_set=_TOY_SETS[kind],
-                        kind=kind, params={}, audio=AudioConfig(), config_key=f"toy-{kind}-{seed}")
+    return FeatureTable(
+        X=X,
+        meta=meta,
+        skipped=pd.DataFrame(),
+        feature_names=None,
+        feature_set=_TOY_SETS[kind],
+        kind=kind,
+        params={},
+        audio=AudioConfig(),
+        config_key=f"toy-{kind}-{seed}",
+    )
 
 
 @pytest.fixture(scope="session")

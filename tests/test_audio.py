@@ -38,6 +38,7 @@ def write(path, data, sr=SR, **kwargs):
 
 # --- formats, rates, channels -------------------------------------------------------------------
 
+
 def test_48k_stereo_becomes_mono_at_target_rate(tmp_path):
     stereo = np.stack([tone(1.0, 48000), 0.5 * tone(1.0, 48000)], axis=1)
     y, sr = load_audio(write(tmp_path / "a.wav", stereo, 48000), 16000)
@@ -69,6 +70,7 @@ def test_load_clip_with_default_config(tmp_path):
 
 
 # --- trimming, normalisation, length ------------------------------------------------------------
+
 
 def test_trim_removes_leading_and_trailing_silence():
     clip = np.concatenate([np.zeros(SR), tone(1.0), np.zeros(SR)]).astype(np.float32)
@@ -107,7 +109,7 @@ def test_fix_length_is_exact(n, align):
     out = fix_length(y, n, align)
     assert out.size == n
     if n < 10:
-        assert np.array_equal(out, y[:n] if align == "start" else y[(10 - n) // 2:(10 - n) // 2 + n])
+        assert np.array_equal(out, y[:n] if align == "start" else y[(10 - n) // 2 : (10 - n) // 2 + n])
     elif n > 10:
         assert out.sum() == y.sum()  # zeros were added, nothing lost
         assert out[0] == (1 if align == "start" else 0)
@@ -115,13 +117,17 @@ def test_fix_length_is_exact(n, align):
 
 # --- windows ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("seconds", "hop", "expected"), [
-    (5.0, None, 3),   # 0-2, 2-4, and 4-5 (1 s = half a window: kept, padded)
-    (4.5, None, 2),   # the last 0.5 s is a quarter window: dropped
-    (4.0, None, 2),   # exact fit
-    (4.0, 1.0, 3),    # overlapping: starts 0, 1, 2
-    (1.0, None, 1),   # shorter than a window: one padded window
-])
+
+@pytest.mark.parametrize(
+    ("seconds", "hop", "expected"),
+    [
+        (5.0, None, 3),  # 0-2, 2-4, and 4-5 (1 s = half a window: kept, padded)
+        (4.5, None, 2),  # the last 0.5 s is a quarter window: dropped
+        (4.0, None, 2),  # exact fit
+        (4.0, 1.0, 3),  # overlapping: starts 0, 1, 2
+        (1.0, None, 1),  # shorter than a window: one padded window
+    ],
+)
 def test_segment_counts(seconds, hop, expected):
     parts = segment(tone(seconds), SR, window=2.0, hop=hop, min_last=0.5)
     assert parts.shape == (expected, 2 * SR) and parts.dtype == np.float32
@@ -130,8 +136,8 @@ def test_segment_counts(seconds, hop, expected):
 def test_segment_keeps_content_and_pads_with_zeros():
     y = np.arange(5 * SR, dtype=np.float32)
     parts = segment(y, SR, window=2.0)
-    assert np.array_equal(parts[1], y[2 * SR:4 * SR])
-    assert np.array_equal(parts[2, :SR], y[4 * SR:]) and not parts[2, SR:].any()
+    assert np.array_equal(parts[1], y[2 * SR : 4 * SR])
+    assert np.array_equal(parts[2, :SR], y[4 * SR :]) and not parts[2, SR:].any()
     short = segment(y[:SR], SR, window=2.0)
     assert np.array_equal(short[0, :SR], y[:SR]) and not short[0, SR:].any()
 
@@ -144,6 +150,7 @@ def test_windows_carry_source_id_and_index():
 
 
 # --- named errors -------------------------------------------------------------------------------
+
 
 def test_audio_error_reasons(tmp_path):
     corrupt = tmp_path / "corrupt.wav"

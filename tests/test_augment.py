@@ -127,6 +127,7 @@ def test_waveform_transforms_refuse_non_mono_input() -> None:
 
 # --- presets -------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", list(aug.PRESETS))
 def test_presets_are_deterministic_per_seed(name: str) -> None:
     y = tone(seconds=0.8)
@@ -171,6 +172,7 @@ def test_describe_presets_is_a_table_of_every_preset() -> None:
 
 # --- spectrogram transforms ----------------------------------------------------------------------------
 
+
 def image(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(-40, 10, size=(64, 120)).astype(np.float32)
 
@@ -178,11 +180,13 @@ def image(seed: int = 0) -> np.ndarray:
 def test_mask_bands_and_frames_touch_only_what_was_asked() -> None:
     S = image()
     bands = aug.mask_bands(S, 10, 5, fill=-80.0)
-    assert (bands[10:15] == -80).all() and np.array_equal(np.delete(bands, range(10, 15), axis=0),
-                                                           np.delete(S, range(10, 15), axis=0))
+    assert (bands[10:15] == -80).all() and np.array_equal(
+        np.delete(bands, range(10, 15), axis=0), np.delete(S, range(10, 15), axis=0)
+    )
     frames = aug.mask_frames(S, 30, 7)
-    assert np.allclose(frames[:, 30:37], S.mean()) and np.array_equal(np.delete(frames, range(30, 37), axis=1),
-                                                                      np.delete(S, range(30, 37), axis=1))
+    assert np.allclose(frames[:, 30:37], S.mean()) and np.array_equal(
+        np.delete(frames, range(30, 37), axis=1), np.delete(S, range(30, 37), axis=1)
+    )
 
 
 def test_spec_augment_masks_whole_bands_and_frames_and_leaves_the_rest() -> None:
@@ -196,8 +200,9 @@ def test_spec_augment_masks_whole_bands_and_frames_and_leaves_the_rest() -> None
     assert np.array_equal(mask, full_bands[:, None] | full_frames[None, :])
     assert full_bands.sum() <= 2 * 8 and full_frames.sum() <= 3 * 15
     assert mask.any()
-    assert np.array_equal(out, aug.spec_augment(S, 3, freq_masks=2, max_freq_width=8, time_masks=3,
-                                                max_time_width=15, fill=-100.0))
+    assert np.array_equal(
+        out, aug.spec_augment(S, 3, freq_masks=2, max_freq_width=8, time_masks=3, max_time_width=15, fill=-100.0)
+    )
     assert not np.array_equal(out, aug.spec_augment(S, 4, fill=-100.0))
     assert np.array_equal(S, image())  # input untouched
 
@@ -206,8 +211,13 @@ def test_image_transforms_keep_shape_and_behave() -> None:
     S = image()
     assert np.allclose(aug.rotate(S, 0.0), S, atol=1e-4)
     assert np.allclose(aug.zoom(S, 1.0), S, atol=1e-4)
-    for out in (aug.rotate(S, 5.0), aug.zoom(S, 1.2), aug.zoom(S, 1.2, 0), aug.brightness(S, 3.0),
-                aug.image_augment(S, 0)):
+    for out in (
+        aug.rotate(S, 5.0),
+        aug.zoom(S, 1.2),
+        aug.zoom(S, 1.2, 0),
+        aug.brightness(S, 3.0),
+        aug.image_augment(S, 0),
+    ):
         assert out.shape == S.shape and np.isfinite(out).all()
     assert np.allclose(aug.brightness(S, 6.0, scale=0.5), S * 0.5 + 6.0)
     ramp = np.tile(np.arange(100, dtype=float), (50, 1))  # zooming in on a ramp flattens its slope
@@ -238,12 +248,18 @@ def test_mixup_is_a_convex_combination_with_soft_labels() -> None:
 
 # --- manifests -----------------------------------------------------------------------------------------
 
+
 def manifest(n: int = 6) -> pd.DataFrame:
-    return pd.DataFrame({
-        "utt_id": [f"u{i}" for i in range(n)], "path": [f"/data/u{i}.wav" for i in range(n)],
-        "speaker": [f"s{i % 3}" for i in range(n)], "sentence": ["b1"] * n,
-        "emotion": ["angry", "sad"] * (n // 2), "file_hash": [f"h{i}" for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "utt_id": [f"u{i}" for i in range(n)],
+            "path": [f"/data/u{i}.wav" for i in range(n)],
+            "speaker": [f"s{i % 3}" for i in range(n)],
+            "sentence": ["b1"] * n,
+            "emotion": ["angry", "sad"] * (n // 2),
+            "file_hash": [f"h{i}" for i in range(n)],
+        }
+    )
 
 
 def test_augment_manifest_rows_ids_and_links() -> None:
@@ -280,26 +296,35 @@ def test_include_original_comes_first_and_source_id_is_kept() -> None:
     assert list(originals["utt_id"]) == list(train["utt_id"])
     assert (originals["augmentation"] == "").all() and (originals["aug_seed"] == -1).all()
     assert list(originals["source_id"]) == ["orig0", "u1", "u2", "orig3", "u4", "u5"]
-    copies = out.iloc[len(train):]
+    copies = out.iloc[len(train) :]
     assert list(copies["source_id"]) == list(originals["source_id"])
     assert train["source_id"].tolist()[0] == "orig0" and len(train.columns) == 7  # input not modified
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda m: m.drop(columns="path"), "path"),
-    (lambda m: m.drop(columns="utt_id"), "utt_id"),
-    (lambda m: pd.concat([m, m.iloc[[0]]]), "unique"),
-    (lambda m: m.assign(augmentation=["noise"] + [""] * 5), "already augmented"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda m: m.drop(columns="path"), "path"),
+        (lambda m: m.drop(columns="utt_id"), "utt_id"),
+        (lambda m: pd.concat([m, m.iloc[[0]]]), "unique"),
+        (lambda m: m.assign(augmentation=["noise"] + [""] * 5), "already augmented"),
+    ],
+)
 def test_augment_manifest_refuses_wrong_rows(bad, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         aug.augment_manifest(bad(manifest()), "noise")
 
 
-@pytest.mark.parametrize("presets, copies, match", [
-    (["noise", "echo"], 1, "presets: noise"), ([], 1, "no augmentation"), (["noise", "noise"], 1, "twice"),
-    ("noise", 0, "copies"), ("noise", 1.5, "copies"),
-])
+@pytest.mark.parametrize(
+    "presets, copies, match",
+    [
+        (["noise", "echo"], 1, "presets: noise"),
+        ([], 1, "no augmentation"),
+        (["noise", "noise"], 1, "twice"),
+        ("noise", 0, "copies"),
+        ("noise", 1.5, "copies"),
+    ],
+)
 def test_augment_manifest_refuses_wrong_arguments(presets, copies, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         aug.augment_manifest(manifest(), presets, copies=copies)

@@ -42,9 +42,19 @@ EMOTIONS = ["angry", "happy", "neutral", "sad"]
 
 
 def _meta(n_speakers: int = 4, n_sentences: int = 3) -> pd.DataFrame:
-    rows = [{"utt_id": f"c/s{s}/{e}-{t}", "source_id": f"c/s{s}/{e}-{t}", "path": f"/x/s{s}/{e}-{t}.wav",
-             "speaker": f"c_s{s}", "sentence": f"c_t{t}", "emotion": e, "corpus": "c", "augmentation": ""}
-            for s, t, e in itertools.product(range(n_speakers), range(n_sentences), EMOTIONS)]
+    rows = [
+        {
+            "utt_id": f"c/s{s}/{e}-{t}",
+            "source_id": f"c/s{s}/{e}-{t}",
+            "path": f"/x/s{s}/{e}-{t}.wav",
+            "speaker": f"c_s{s}",
+            "sentence": f"c_t{t}",
+            "emotion": e,
+            "corpus": "c",
+            "augmentation": "",
+        }
+        for s, t, e in itertools.product(range(n_speakers), range(n_sentences), EMOTIONS)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -53,13 +63,31 @@ def _table(meta: pd.DataFrame, name: str, width: int, seed: int = 0, skipped=())
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(len(meta), width)).astype(np.float32)
     X[:, 0] = np.arange(len(meta))
-    skipped_rows = pd.DataFrame([{"utt_id": u, "source_id": u, "path": f"/x/{u}.wav", "augmentation": "",
-                                  "reason": "silent: peak below -60 dBFS"} for u in skipped],
-                                columns=["utt_id", "source_id", "path", "augmentation", "reason"])
-    return FeatureTable(X=X, meta=meta.reset_index(drop=True), skipped=skipped_rows,
-                        feature_names=[f"{name}_{i}" for i in range(width)], feature_set=name, kind="vector",
-                        params={"p": 1}, audio=AudioConfig(), config_key=f"key-{name}",
-                        timing={"computed": float(len(meta)), "from_cache": 0.0, "seconds": 1.0})
+    skipped_rows = pd.DataFrame(
+        [
+            {
+                "utt_id": u,
+                "source_id": u,
+                "path": f"/x/{u}.wav",
+                "augmentation": "",
+                "reason": "silent: peak below -60 dBFS",
+            }
+            for u in skipped
+        ],
+        columns=["utt_id", "source_id", "path", "augmentation", "reason"],
+    )
+    return FeatureTable(
+        X=X,
+        meta=meta.reset_index(drop=True),
+        skipped=skipped_rows,
+        feature_names=[f"{name}_{i}" for i in range(width)],
+        feature_set=name,
+        kind="vector",
+        params={"p": 1},
+        audio=AudioConfig(),
+        config_key=f"key-{name}",
+        timing={"computed": float(len(meta)), "from_cache": 0.0, "seconds": 1.0},
+    )
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -202,10 +230,14 @@ def test_leak_audit_sees_the_leaky_recipe_and_not_the_honest_protocols() -> None
 
 def _result(name: str, uars: list[float], preds_per_fold: int = 2) -> CVResult:
     folds = [f"fold {k}" for k in range(1, len(uars) + 1)]
-    per_fold = pd.DataFrame({"fold": folds, "accuracy": uars, "uar": uars, "macro_f1": uars,
-                             "n_test": preds_per_fold})
-    predictions = pd.DataFrame([{"source_id": f"{name}-{f}-{i}", "fold": f, "true": "a", "pred": name}
-                                for f in folds for i in range(preds_per_fold)])
+    per_fold = pd.DataFrame({"fold": folds, "accuracy": uars, "uar": uars, "macro_f1": uars, "n_test": preds_per_fold})
+    predictions = pd.DataFrame(
+        [
+            {"source_id": f"{name}-{f}-{i}", "fold": f, "true": "a", "pred": name}
+            for f in folds
+            for i in range(preds_per_fold)
+        ]
+    )
     return CVResult(name, "f", "svm", "leaky", ["a", "b"], per_fold, predictions, {"uar": 0.5})
 
 
@@ -221,8 +253,14 @@ def test_select_on_test_picks_the_best_candidate_per_fold() -> None:
 
 
 def test_add_inflation_and_best_per_protocol() -> None:
-    table = pd.DataFrame({"protocol": ["random", "loso", "random", "loso"], "norm": [False, False, True, True],
-                          "uar": [0.70, 0.40, 0.65, 0.50], "model": ["a", "a", "b", "b"]})
+    table = pd.DataFrame(
+        {
+            "protocol": ["random", "loso", "random", "loso"],
+            "norm": [False, False, True, True],
+            "uar": [0.70, 0.40, 0.65, 0.50],
+            "model": ["a", "a", "b", "b"],
+        }
+    )
     out = add_inflation(table, reference="loso", by="norm")
     assert out["inflation (points)"].round(6).tolist() == [30.0, 0.0, 15.0, 0.0]
     with pytest.raises(ValueError, match="exactly one"):
@@ -237,8 +275,12 @@ def _separable(n_speakers: int = 4, n_sentences: int = 3) -> FeatureTable:
     rng = np.random.default_rng(0)
     centres = rng.normal(scale=2.0, size=(len(EMOTIONS), 5))
     offsets = {s: rng.normal(scale=3.0, size=5) for s in meta["speaker"].unique()}
-    X = np.stack([centres[EMOTIONS.index(e)] + offsets[s] + rng.normal(scale=0.5, size=5)
-                  for e, s in zip(meta["emotion"], meta["speaker"])])
+    X = np.stack(
+        [
+            centres[EMOTIONS.index(e)] + offsets[s] + rng.normal(scale=0.5, size=5)
+            for e, s in zip(meta["emotion"], meta["speaker"])
+        ]
+    )
     table = _table(meta, "toy", 5)
     table.X = X.astype(np.float32)
     return table
@@ -269,18 +311,24 @@ def test_run_experiments_matches_a_direct_cross_validate() -> None:
     table = _separable()
     e = Experiment("toy", "svm", "loso")
     via_runner = run_experiments([e], {"toy": table}, progress=False)[e]
-    direct = cross_validate(tuned_model("svm"), table, "loso", experiment=e.name, features="toy", model="svm",
-                            progress=False)
+    direct = cross_validate(
+        tuned_model("svm"), table, "loso", experiment=e.name, features="toy", model="svm", progress=False
+    )
     assert via_runner.per_fold["uar"].tolist() == direct.per_fold["uar"].tolist()
 
 
 def test_leaky_search_picks_each_fold_s_best_candidate_on_its_test_part() -> None:
     table = _separable()
     grid = {"logreg__C": [0.001, 1.0]}
-    leaky = leaky_search(make_model("logreg"), table, grid, experiment="leaky", features="toy", model="logreg",
-                         n_folds=4, progress=False)
-    candidates = [cross_validate(make_model("logreg").set_params(logreg__C=c), table, "leaky", experiment=str(c),
-                                 n_folds=4, progress=False) for c in grid["logreg__C"]]
+    leaky = leaky_search(
+        make_model("logreg"), table, grid, experiment="leaky", features="toy", model="logreg", n_folds=4, progress=False
+    )
+    candidates = [
+        cross_validate(
+            make_model("logreg").set_params(logreg__C=c), table, "leaky", experiment=str(c), n_folds=4, progress=False
+        )
+        for c in grid["logreg__C"]
+    ]
     best = np.max([c.per_fold["uar"].to_numpy() for c in candidates], axis=0)
     assert leaky.protocol == "leaky" and leaky.experiment == "leaky" and leaky.model == "logreg"
     np.testing.assert_allclose(leaky.per_fold["uar"].to_numpy(), best)
@@ -288,8 +336,14 @@ def test_leaky_search_picks_each_fold_s_best_candidate_on_its_test_part() -> Non
 
 
 def test_plot_protocol_bars_draws_one_bar_per_protocol_and_setting() -> None:
-    table = pd.DataFrame({"label": ["random", "loso"] * 2, "speaker_norm": [False, False, True, True],
-                          "uar": [0.7, 0.4, 0.6, 0.5], "uar_std": [0.05, 0.1, np.nan, 0.1]})
+    table = pd.DataFrame(
+        {
+            "label": ["random", "loso"] * 2,
+            "speaker_norm": [False, False, True, True],
+            "uar": [0.7, 0.4, 0.6, 0.5],
+            "uar_std": [0.05, 0.1, np.nan, 0.1],
+        }
+    )
     fig = plot_protocol_bars(table, x="label", hue="speaker_norm", chance=0.25)
     ax = fig.axes[0]
     assert len(ax.patches) == 4
@@ -298,9 +352,15 @@ def test_plot_protocol_bars_draws_one_bar_per_protocol_and_setting() -> None:
 
 
 def test_configuration_grid_lays_out_protocols_and_settings_in_run_order() -> None:
-    summary = pd.DataFrame({"model": ["svm"] * 4 + ["mlp"] * 4, "features": ["a"] * 4 + ["b"] * 4,
-                            "protocol": ["loso", "lopo"] * 4, "speaker_norm": [False, False, True, True] * 2,
-                            "uar": np.arange(8) / 10})
+    summary = pd.DataFrame(
+        {
+            "model": ["svm"] * 4 + ["mlp"] * 4,
+            "features": ["a"] * 4 + ["b"] * 4,
+            "protocol": ["loso", "lopo"] * 4,
+            "speaker_norm": [False, False, True, True] * 2,
+            "uar": np.arange(8) / 10,
+        }
+    )
     grid = configuration_grid(summary)
     assert list(grid.index) == ["svm · a", "mlp · b"]
     assert list(grid.columns) == ["loso · raw", "loso · speaker-norm", "lopo · raw", "lopo · speaker-norm"]

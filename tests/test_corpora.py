@@ -24,12 +24,34 @@ from ser_utils.corpora.names import (
 from ser_utils.corpora.reader import probe_audio
 from ser_utils.emotions import CANONICAL_EMOTIONS
 
-COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "sentence", "emotion", "emotion_code", "intensity",
-           "language", "duration", "sample_rate", "channels", "file_hash"]
+COLUMNS = [
+    "utt_id",
+    "path",
+    "corpus",
+    "speaker",
+    "gender",
+    "sentence",
+    "emotion",
+    "emotion_code",
+    "intensity",
+    "language",
+    "duration",
+    "sample_rate",
+    "channels",
+    "file_hash",
+]
 
 
-def write_wav(path: Path, sr: int = 16000, seconds: float = 0.5, channels: int = 1, *, amplitude: float = 0.3,
-              fmt: str = "WAV", seed: int = 0) -> Path:
+def write_wav(
+    path: Path,
+    sr: int = 16000,
+    seconds: float = 0.5,
+    channels: int = 1,
+    *,
+    amplitude: float = 0.3,
+    fmt: str = "WAV",
+    seed: int = 0,
+) -> Path:
     """A short noise recording (distinct bytes per seed) at ``path``."""
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +88,7 @@ def check_manifest(manifest: pd.DataFrame, root: Path) -> None:
 
 # --- one test per corpus: every field, every emotion code ------------------------------------------------------
 
+
 def test_emovo_fields_and_every_code(tmp_path):
     names = [f"f1/{code}-f1-b1.wav" for code in EMOVO_EMOTIONS] + ["m3/neu-m3-d2.wav"]
     write_tree(tmp_path, names, sr=48000, channels=2)
@@ -76,12 +99,29 @@ def test_emovo_fields_and_every_code(tmp_path):
     rows = by_name(manifest)
     row = rows["dis-f1-b1"]
     assert (row.utt_id, row.corpus, row.speaker, row.gender, row.sentence) == (
-        "emovo/f1/dis-f1-b1", "emovo", "emovo_f1", "female", "emovo_b1")
+        "emovo/f1/dis-f1-b1",
+        "emovo",
+        "emovo_f1",
+        "female",
+        "emovo_b1",
+    )
     assert (row.emotion, row.emotion_code, row.language, row.sample_rate, row.channels) == (
-        "disgust", "dis", "it", 48000, 2)
+        "disgust",
+        "dis",
+        "it",
+        48000,
+        2,
+    )
     assert row.duration == pytest.approx(0.5) and pd.isna(row.intensity)
     assert {rows[f"{c}-f1-b1"].emotion for c in EMOVO_EMOTIONS} == {
-        "disgust", "happy", "neutral", "fearful", "angry", "surprised", "sad"}
+        "disgust",
+        "happy",
+        "neutral",
+        "fearful",
+        "angry",
+        "surprised",
+        "sad",
+    }
     assert rows["gio-f1-b1"].emotion == "happy" and rows["pau-f1-b1"].emotion == "fearful"
     assert rows["rab-f1-b1"].emotion == "angry" and rows["sor-f1-b1"].emotion == "surprised"
     assert (rows["neu-m3-d2"].gender, rows["neu-m3-d2"].sentence) == ("male", "emovo_d2")
@@ -93,8 +133,13 @@ def test_ravdess_official_zip_layout_codes_intensity_gender(tmp_path):
     names = [f"Actor_01/03-01-{code}-02-01-01-01.wav" for code in RAVDESS_EMOTIONS]
     names += ["Actor_02/03-01-01-01-02-02-02.wav", "Actor_02/03-01-05-01-02-01-02.wav"]
     write_tree(wrapper, names, sr=48000)
-    write_tree(wrapper, ["Actor_01/03-02-05-01-01-01-01.wav",   # song
-                         "Actor_01/01-01-05-01-01-01-01.wav"])  # audio-video modality as .wav
+    write_tree(
+        wrapper,
+        [
+            "Actor_01/03-02-05-01-01-01-01.wav",  # song
+            "Actor_01/01-01-05-01-01-01-01.wav",
+        ],
+    )  # audio-video modality as .wav
     (wrapper / "Actor_01" / "02-01-05-01-01-01-01.mp4").write_bytes(b"\0" * 64)
     (wrapper / "Actor_01" / "._03-01-05-02-01-01-01.wav").write_bytes(b"\0" * 64)  # macOS resource fork
     (wrapper / ".DS_Store").write_bytes(b"\0")
@@ -106,12 +151,31 @@ def test_ravdess_official_zip_layout_codes_intensity_gender(tmp_path):
     row = rows["03-01-05-02-01-01-01"]
     assert row.utt_id == "ravdess/Audio_Speech_Actors_01-24/Actor_01/03-01-05-02-01-01-01"
     assert (row.speaker, row.gender, row.sentence, row.emotion, row.emotion_code, row.intensity, row.language) == (
-        "ravdess_01", "male", "ravdess_01", "angry", "05", "strong", "en")
+        "ravdess_01",
+        "male",
+        "ravdess_01",
+        "angry",
+        "05",
+        "strong",
+        "en",
+    )
     assert {rows[f"03-01-{c}-02-01-01-01"].emotion for c in RAVDESS_EMOTIONS} == {
-        "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"}
+        "neutral",
+        "calm",
+        "happy",
+        "sad",
+        "angry",
+        "fearful",
+        "disgust",
+        "surprised",
+    }
     female = rows["03-01-01-01-02-02-02"]
     assert (female.speaker, female.gender, female.sentence, female.intensity) == (
-        "ravdess_02", "female", "ravdess_02", "normal")
+        "ravdess_02",
+        "female",
+        "ravdess_02",
+        "normal",
+    )
     why = reasons(skipped)
     assert set(why) == {"03-02-05-01-01-01-01.wav", "01-01-05-01-01-01-01.wav", "02-01-05-01-01-01-01.mp4"}
     assert "song" in why["03-02-05-01-01-01-01.wav"]
@@ -130,16 +194,28 @@ def test_cremad_levels_codes_and_demographics(tmp_path):
     assert set(manifest["gender"]) == {"unknown"}  # no demographics file yet
     rows = by_name(manifest)
     assert {rows[f"1001_DFA_{c}_XX"].emotion for c in CREMAD_EMOTIONS} == {
-        "angry", "disgust", "fearful", "happy", "neutral", "sad"}
+        "angry",
+        "disgust",
+        "fearful",
+        "happy",
+        "neutral",
+        "sad",
+    }
     row = rows["1001_DFA_ANG_XX"]
     assert (row.utt_id, row.speaker, row.sentence, row.emotion_code, row.intensity) == (
-        "cremad/AudioWAV/1001_DFA_ANG_XX", "cremad_1001", "cremad_DFA", "ANG", "unspecified")
+        "cremad/AudioWAV/1001_DFA_ANG_XX",
+        "cremad_1001",
+        "cremad_DFA",
+        "ANG",
+        "unspecified",
+    )
     assert [rows[f"1002_IEO_HAP_{lv}"].intensity for lv in ("LO", "MD", "HI")] == ["low", "medium", "high"]
     assert list(reasons(skipped)) == ["1001_DFA_ANG_ZZ.wav"]  # the .mp3 copy is not even listed
     assert "unknown intensity level 'ZZ'" in reasons(skipped)["1001_DFA_ANG_ZZ.wav"]
 
     pd.DataFrame({"ActorID": [1001, 1002], "Age": [51, 21], "Sex": ["Male", "Female"]}).to_csv(
-        tmp_path / "VideoDemographics.csv", index=False)
+        tmp_path / "VideoDemographics.csv", index=False
+    )
     manifest, _ = read_corpus("cremad", tmp_path)
     assert dict(zip(manifest["speaker"], manifest["gender"])) == {"cremad_1001": "male", "cremad_1002": "female"}
 
@@ -161,7 +237,14 @@ def test_savee_original_and_kaggle_layouts(tmp_path):
     check_manifest(manifest, tmp_path)
     rows = {(r.speaker, r.emotion_code, r.sentence): r for r in manifest.itertuples()}
     assert {r.emotion for r in manifest.itertuples() if r.speaker == "savee_DC"} == {
-        "angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised"}
+        "angry",
+        "disgust",
+        "fearful",
+        "happy",
+        "neutral",
+        "sad",
+        "surprised",
+    }
     assert rows[("savee_JE", "sa", "savee_sa03")].emotion == "sad"
     assert rows[("savee_DC", "su", "savee_su01")].emotion == "surprised"
     assert rows[("savee_KL", "n", "savee_n30")].utt_id == "savee/ALL/KL_n30"
@@ -179,11 +262,24 @@ def test_savee_same_utterance_in_both_layouts_is_kept_once(tmp_path):
 
 def test_tess_wrappers_codes_case_and_formats(tmp_path):
     data = tmp_path / "TESS Toronto emotional speech set data"
-    folders = {"angry": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "neutral": "neutral",
-               "ps": "pleasant_surprise", "sad": "Sad"}
+    folders = {
+        "angry": "angry",
+        "disgust": "disgust",
+        "fear": "fear",
+        "happy": "happy",
+        "neutral": "neutral",
+        "ps": "pleasant_surprise",
+        "sad": "Sad",
+    }
     write_tree(data, [f"OAF_{folder}/OAF_back_{code}.wav" for code, folder in folders.items()], sr=24414)
-    write_tree(data, ["YAF_pleasant_surprised/YAF_Dog_PLEASANT_SURPRISED.wav",
-                      "YAF_pleasant_surprised/YAF_kite_pleasant_surprise.wav"], sr=24414)
+    write_tree(
+        data,
+        [
+            "YAF_pleasant_surprised/YAF_Dog_PLEASANT_SURPRISED.wav",
+            "YAF_pleasant_surprised/YAF_kite_pleasant_surprise.wav",
+        ],
+        sr=24414,
+    )
     write_wav(data / "OAF_fear" / "OAF_food_fear.wav", 96000, channels=2, seed=7)  # 96 kHz stereo
     write_wav(data / "YAF_angry" / "YAF_germ_angry.wav", 24414, fmt="AIFF", seed=8)  # AIFF behind .wav
     write_wav(data / "YAF_angry" / "YAF_germ_bored.wav", 24414, seed=9)
@@ -198,11 +294,26 @@ def test_tess_wrappers_codes_case_and_formats(tmp_path):
     row = rows["OAF_back_angry"]
     assert row.utt_id == "tess/TESS Toronto emotional speech set data/OAF_angry/OAF_back_angry"
     assert (row.speaker, row.gender, row.sentence, row.emotion, row.emotion_code) == (
-        "tess_OAF", "female", "tess_back", "angry", "angry")
+        "tess_OAF",
+        "female",
+        "tess_back",
+        "angry",
+        "angry",
+    )
     assert {rows[f"OAF_back_{c}"].emotion for c in folders} == {
-        "angry", "disgust", "fearful", "happy", "neutral", "surprised", "sad"}
-    assert (rows["YAF_Dog_PLEASANT_SURPRISED"].emotion, rows["YAF_Dog_PLEASANT_SURPRISED"].speaker,
-            rows["YAF_Dog_PLEASANT_SURPRISED"].sentence) == ("surprised", "tess_YAF", "tess_dog")
+        "angry",
+        "disgust",
+        "fearful",
+        "happy",
+        "neutral",
+        "surprised",
+        "sad",
+    }
+    assert (
+        rows["YAF_Dog_PLEASANT_SURPRISED"].emotion,
+        rows["YAF_Dog_PLEASANT_SURPRISED"].speaker,
+        rows["YAF_Dog_PLEASANT_SURPRISED"].sentence,
+    ) == ("surprised", "tess_YAF", "tess_dog")
     assert rows["YAF_kite_pleasant_surprise"].emotion == "surprised"
     assert (rows["OAF_food_fear"].sample_rate, rows["OAF_food_fear"].channels) == (96000, 2)
     assert rows["YAF_germ_angry"].duration == pytest.approx(0.5)
@@ -222,10 +333,23 @@ def test_emodb_letters_and_genders(tmp_path):
     assert skipped.empty
     rows = by_name(manifest)
     assert {letter: rows[f"03a01{letter}a"].emotion for letter in EMODB_EMOTIONS} == {
-        "W": "angry", "L": "boredom", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad", "N": "neutral"}
+        "W": "angry",
+        "L": "boredom",
+        "E": "disgust",
+        "A": "fearful",
+        "F": "happy",
+        "T": "sad",
+        "N": "neutral",
+    }
     row = rows["03a01Fa"]
     assert (row.utt_id, row.speaker, row.gender, row.sentence, row.emotion_code, row.language) == (
-        "emodb/wav/03a01Fa", "emodb_03", "male", "emodb_a01", "F", "de")
+        "emodb/wav/03a01Fa",
+        "emodb_03",
+        "male",
+        "emodb_a01",
+        "F",
+        "de",
+    )
     assert {s: rows[f"{s}b10Wb"].gender for s in EMODB_GENDERS} == EMODB_GENDERS
     assert EMODB_GENDERS["08"] == "female" and EMODB_GENDERS["15"] == "male"
     assert rows["99a01Na"].gender == "unknown"
@@ -233,18 +357,19 @@ def test_emodb_letters_and_genders(tmp_path):
 
 # --- bad input: skipped with a reason, never a crash --------------------------------------------------------------
 
+
 def test_bad_files_are_skipped_with_reasons(tmp_path):
     wav = tmp_path / "wav"
-    write_wav(wav / "03a01Wa.wav")                                            # fine
-    write_wav(wav / "03a01Wb.wav", fmt="AIFF", seed=1)                        # AIFF behind .wav: fine
-    write_wav(wav / "03a01Wc.wav", 96000, channels=2, seed=2)                 # 96 kHz stereo: fine
-    write_wav(wav / "hello.wav", seed=3)                                      # name does not parse
+    write_wav(wav / "03a01Wa.wav")  # fine
+    write_wav(wav / "03a01Wb.wav", fmt="AIFF", seed=1)  # AIFF behind .wav: fine
+    write_wav(wav / "03a01Wc.wav", 96000, channels=2, seed=2)  # 96 kHz stereo: fine
+    write_wav(wav / "hello.wav", seed=3)  # name does not parse
     (wav / "03a02Wa.wav").write_bytes(np.random.default_rng(0).bytes(4000))  # corrupt
-    (wav / "03a02Wb.wav").write_bytes(b"")                                    # empty
-    write_wav(wav / "03a02Wc.wav", seconds=0)                                 # header only
-    write_wav(wav / "03a04Wa.wav", amplitude=0)                               # all zero
-    write_wav(wav / "03a04Wb.wav", amplitude=1e-4, seed=4)                    # -80 dBFS
-    write_wav(wav / "03a04Wc.wav", seconds=0.05, seed=5)                      # too short
+    (wav / "03a02Wb.wav").write_bytes(b"")  # empty
+    write_wav(wav / "03a02Wc.wav", seconds=0)  # header only
+    write_wav(wav / "03a04Wa.wav", amplitude=0)  # all zero
+    write_wav(wav / "03a04Wb.wav", amplitude=1e-4, seed=4)  # -80 dBFS
+    write_wav(wav / "03a04Wc.wav", seconds=0.05, seed=5)  # too short
     manifest, skipped = read_corpus("emodb", tmp_path)
     assert manifest["utt_id"].tolist() == ["emodb/wav/03a01Wa", "emodb/wav/03a01Wb", "emodb/wav/03a01Wc"]
     assert manifest["sample_rate"].tolist() == [16000, 16000, 96000]
@@ -269,6 +394,7 @@ def test_label_overrides_corpus_and_prefixes(tmp_path):
 
 
 # --- errors ------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", list(CORPORA))
 def test_missing_folder_says_where_and_how(tmp_path, key):
@@ -298,6 +424,7 @@ def test_unknown_corpus_key():
 
 # --- cache -------------------------------------------------------------------------------------------------------
 
+
 def test_second_read_comes_from_cache_and_changes_invalidate(tmp_path, monkeypatch):
     names = [f"Actor_03/03-01-0{e}-01-01-01-03.wav" for e in range(1, 6)]
     write_tree(tmp_path, names, sr=48000)
@@ -325,7 +452,6 @@ def test_second_read_comes_from_cache_and_changes_invalidate(tmp_path, monkeypat
     assert len(calls) == 4
 
 
-
 def test_damaged_cache_is_a_miss(tmp_path):
     write_tree(tmp_path, ["wav/03a01Fa.wav"])
     read_corpus("emodb", tmp_path)
@@ -335,6 +461,7 @@ def test_damaged_cache_is_a_miss(tmp_path):
 
 
 # --- describe -----------------------------------------------------------------------------------------------------
+
 
 def test_describe_mentions_every_corpus(tmp_path):
     text = describe(data_dir=tmp_path)

@@ -46,11 +46,13 @@ def data_root(tmp_path: Path) -> Path:
 
 def toy_manifest() -> pd.DataFrame:
     """A five-row manifest with the label columns select_labels works on."""
-    return pd.DataFrame({"utt_id": list("abcde"), "emotion": ["calm", "neutral", "happy", "surprised", "sad"],
-                         "duration": [1.0] * 5})
+    return pd.DataFrame(
+        {"utt_id": list("abcde"), "emotion": ["calm", "neutral", "happy", "surprised", "sad"], "duration": [1.0] * 5}
+    )
 
 
 # --- select_labels -----------------------------------------------------------------------------------------------
+
 
 def test_select_labels_merges_then_filters():
     manifest = toy_manifest()
@@ -71,33 +73,55 @@ def test_select_labels_defaults_and_single_emotion():
     assert twice["emotion_original"].tolist()[:2] == ["calm", "neutral"]  # the first original is kept
 
 
-@pytest.mark.parametrize("kwargs", [{"emotions": ["happy", "joy"]}, {"merge": {"calm": "relaxed"}},
-                                    {"merge": {"anger": "angry"}}])
+@pytest.mark.parametrize(
+    "kwargs", [{"emotions": ["happy", "joy"]}, {"merge": {"calm": "relaxed"}}, {"merge": {"anger": "angry"}}]
+)
 def test_select_labels_rejects_unknown_emotions(kwargs):
     with pytest.raises(ValueError, match="valid emotions: neutral, calm, happy"):
         select_labels(toy_manifest(), **kwargs)
 
 
 def test_canonical_vocabulary():
-    assert CANONICAL_EMOTIONS == ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
-                                  "boredom")
+    assert CANONICAL_EMOTIONS == (
+        "neutral",
+        "calm",
+        "happy",
+        "sad",
+        "angry",
+        "fearful",
+        "disgust",
+        "surprised",
+        "boredom",
+    )
 
 
 # --- names -------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, components", [
-    ("ravdess", ["ravdess"]), ("CREMA-D", ["cremad"]), ("crema_d", ["cremad"]), ("Emo-DB", ["emodb"]),
-    ("emo_db", ["emodb"]), ("ravdess+savee", ["ravdess", "savee"]), (" RAVDESS + CREMA-D ", ["ravdess", "cremad"]),
-    ("superset", ["ravdess", "cremad", "savee", "tess"]), ("superset+ravdess+emovo",
-                                                           ["ravdess", "cremad", "savee", "tess", "emovo"]),
-    ("demo", ["demo"]), ("demo-ravdess+demo-cremad", ["demo-ravdess", "demo-cremad"]),
-])
+
+@pytest.mark.parametrize(
+    "name, components",
+    [
+        ("ravdess", ["ravdess"]),
+        ("CREMA-D", ["cremad"]),
+        ("crema_d", ["cremad"]),
+        ("Emo-DB", ["emodb"]),
+        ("emo_db", ["emodb"]),
+        ("ravdess+savee", ["ravdess", "savee"]),
+        (" RAVDESS + CREMA-D ", ["ravdess", "cremad"]),
+        ("superset", ["ravdess", "cremad", "savee", "tess"]),
+        ("superset+ravdess+emovo", ["ravdess", "cremad", "savee", "tess", "emovo"]),
+        ("demo", ["demo"]),
+        ("demo-ravdess+demo-cremad", ["demo-ravdess", "demo-cremad"]),
+    ],
+)
 def test_resolve_dataset(name, components):
     assert resolve_dataset(name) == components
 
 
-@pytest.mark.parametrize("name, suggestion", [("ravdes", "ravdess"), ("cremad+savey", "savee"),
-                                              ("superste", "superset"), ("demo_ravdess", "demo-ravdess")])
+@pytest.mark.parametrize(
+    "name, suggestion",
+    [("ravdes", "ravdess"), ("cremad+savey", "savee"), ("superste", "superset"), ("demo_ravdess", "demo-ravdess")],
+)
 def test_unknown_names_suggest_the_closest(name, suggestion):
     with pytest.raises(UnknownDatasetError) as err:
         resolve_dataset(name)
@@ -113,13 +137,24 @@ def test_malformed_names(name):
 
 
 def test_dataset_names_and_is_synthetic():
-    assert dataset_names() == ["emovo", "ravdess", "cremad", "savee", "tess", "emodb", "demo", "demo-ravdess",
-                               "demo-cremad", "superset"]
+    assert dataset_names() == [
+        "emovo",
+        "ravdess",
+        "cremad",
+        "savee",
+        "tess",
+        "emodb",
+        "demo",
+        "demo-ravdess",
+        "demo-cremad",
+        "superset",
+    ]
     assert is_synthetic("demo") and is_synthetic("demo-cremad+ravdess")
     assert not is_synthetic("superset") and not is_synthetic("crema-d")
 
 
 # --- load_dataset ------------------------------------------------------------------------------------------------
+
 
 def test_load_combination(data_root):
     dataset = load_dataset("RAVDESS+savee", data_root, progress=False)
@@ -129,8 +164,14 @@ def test_load_combination(data_root):
     assert dataset.manifest["utt_id"].is_unique
     summary = dataset.summary()
     assert summary.index.tolist() == ["ravdess", "savee"]
-    assert summary.loc["ravdess"].to_dict() == {"files": 16, "speakers": 2, "sentences": 1, "emotions": 8,
-                                                "hours": round(16 * 0.3 / 3600, 3), "skipped": 0}
+    assert summary.loc["ravdess"].to_dict() == {
+        "files": 16,
+        "speakers": 2,
+        "sentences": 1,
+        "emotions": 8,
+        "hours": round(16 * 0.3 / 3600, 3),
+        "skipped": 0,
+    }
     assert summary.loc["savee", "emotions"] == 7
 
 
@@ -175,14 +216,17 @@ def test_fingerprint_stable_and_sensitive(data_root):
     assert first.fingerprint() == again.fingerprint() and len(first.fingerprint()) == 16
     shuffled = first.manifest.sample(frac=1, random_state=0)
     assert type(first)(first.name, shuffled, first.skipped, first.roots).fingerprint() == first.fingerprint()
-    assert load_dataset("savee+tess", data_root, merge={"surprised": "happy"},
-                        progress=False).fingerprint() != first.fingerprint()
+    assert (
+        load_dataset("savee+tess", data_root, merge={"surprised": "happy"}, progress=False).fingerprint()
+        != first.fingerprint()
+    )
     path = data_root / "SAVEE" / TREES["SAVEE"][0]
     sf.write(path, np.full(4800, 0.25), 16000, subtype="PCM_16")
     assert load_dataset("savee+tess", data_root, progress=False).fingerprint() != first.fingerprint()
 
 
 # --- synthetic components ----------------------------------------------------------------------------------------
+
 
 def test_synthetic_component_is_generated_and_labelled(tmp_path, monkeypatch):
     calls = []
@@ -213,5 +257,7 @@ def test_real_synthetic_demo_small(session_tmp):
     assert set(manifest["emotion"]) <= {"disgust", "happy", "neutral", "fearful", "angry", "surprised", "sad"}
     assert manifest["speaker"].str.fullmatch(r"demo_[fm]\d").all()
     assert dataset.roots["demo"].name == "EMOVO"
-    assert load_dataset("demo", session_tmp / "data", synthetic_size="small", progress=False).fingerprint() \
+    assert (
+        load_dataset("demo", session_tmp / "data", synthetic_size="small", progress=False).fingerprint()
         == dataset.fingerprint()
+    )

@@ -65,8 +65,9 @@ def test_a_fitted_network_reports_its_training(toy_table) -> None:
 
 def test_network_classifier_in_cross_validate(toy_table) -> None:
     table = toy_table()
-    result = cross_validate(NetworkClassifier("cnn1", TINY, {"epochs": 2}), table, "loso", experiment="cnn1 · LOSO",
-                            progress=False)
+    result = cross_validate(
+        NetworkClassifier("cnn1", TINY, {"epochs": 2}), table, "loso", experiment="cnn1 · LOSO", progress=False
+    )
     assert isinstance(result, CVResult) and result.model == "cnn1" and result.features == "kaggle162"
     assert len(result.per_fold) == 3
     assert NETWORK_COLUMNS <= set(result.per_fold.columns)
@@ -91,15 +92,16 @@ def test_one_call_for_a_pipeline_and_a_network(toy_table) -> None:
     for attribute in ("experiment", "features", "protocol", "labels", "chance"):
         assert getattr(classical, attribute) == getattr(network, attribute), attribute
     # the per-fold table: the same columns, then what the network adds
-    assert list(network.per_fold.columns[:len(classical.per_fold.columns)]) == list(classical.per_fold.columns)
+    assert list(network.per_fold.columns[: len(classical.per_fold.columns)]) == list(classical.per_fold.columns)
     assert set(network.per_fold.columns) - set(classical.per_fold.columns) == NETWORK_COLUMNS
     common = ["fold", "n_train", "n_test"]
     pd.testing.assert_frame_equal(classical.per_fold[common], network.per_fold[common])  # the same folds and rows
     # the same clip predictions table (one row per test clip, probabilities per emotion)
     assert list(classical.predictions.columns) == list(network.predictions.columns)
     assert list(classical.predictions.columns) == ["source_id", "fold", "true", "pred", "p_angry", "p_neutral", "p_sad"]
-    pd.testing.assert_frame_equal(classical.predictions[["source_id", "fold", "true"]],
-                                  network.predictions[["source_id", "fold", "true"]])
+    pd.testing.assert_frame_equal(
+        classical.predictions[["source_id", "fold", "true"]], network.predictions[["source_id", "fold", "true"]]
+    )
     assert list(classical.summary().index) == list(network.summary().index)
     assert not classical.histories and network.histories
     assert np.isnan(classical.epoch_seconds) and network.epoch_seconds > 0
@@ -107,8 +109,17 @@ def test_one_call_for_a_pipeline_and_a_network(toy_table) -> None:
 
 def test_a_two_input_network_in_cross_validate(toy_table) -> None:
     deep, stats = toy_table(shape=(12,)), toy_table(shape=(5,), seed=1)
-    stats = FeatureTable(X=stats.X, meta=stats.meta, skipped=stats.skipped, feature_names=None, feature_set="stats",
-                         kind="vector", params={}, audio=stats.audio, config_key="toy")
+    stats = FeatureTable(
+        X=stats.X,
+        meta=stats.meta,
+        skipped=stats.skipped,
+        feature_names=None,
+        feature_set="stats",
+        kind="vector",
+        params={},
+        audio=stats.audio,
+        config_key="toy",
+    )
     network = NetworkClassifier("fusion", {"filters": (4, 4), "hidden": (8,)}, {"epochs": 1})
     result = cross_validate(network, [deep, stats], "loso", experiment="fusion", max_folds=1, progress=False)
     assert result.features == "kaggle162+stats" and result.model == "fusion"

@@ -34,9 +34,18 @@ def _table(windows: int = 1, copies: int = 0, speaker_shift: float = 3.0, seed: 
         for aug in ["", *(f"noise{c}" for c in range(copies))]:
             for w in range(windows):
                 X.append(base + rng.normal(scale=0.2, size=6))
-                rows.append({"utt_id": utt + (f"#{aug}" if aug else ""), "source_id": utt, "augmentation": aug,
-                             "speaker": f"demo_s{spk}", "sentence": f"demo_t{sent}", "corpus": "demo",
-                             "emotion": emo, "window": w})
+                rows.append(
+                    {
+                        "utt_id": utt + (f"#{aug}" if aug else ""),
+                        "source_id": utt,
+                        "augmentation": aug,
+                        "speaker": f"demo_s{spk}",
+                        "sentence": f"demo_t{sent}",
+                        "corpus": "demo",
+                        "emotion": emo,
+                        "window": w,
+                    }
+                )
     return np.array(X), pd.DataFrame(rows)
 
 
@@ -46,13 +55,30 @@ def _svm():
 
 def _as_table(X, meta) -> FeatureTable:
     kind = "windows" if "window" in meta and meta["window"].nunique() > 1 else "vector"
-    return FeatureTable(X=np.asarray(X), meta=meta, skipped=pd.DataFrame(), feature_names=None, feature_set="f",
-                        kind=kind, params={}, audio=AudioConfig(), config_key="toy")
+    return FeatureTable(
+        X=np.asarray(X),
+        meta=meta,
+        skipped=pd.DataFrame(),
+        feature_names=None,
+        feature_set="f",
+        kind=kind,
+        params={},
+        audio=AudioConfig(),
+        config_key="toy",
+    )
 
 
 def _cv(X, meta, protocol, **kwargs) -> CVResult:
-    return cross_validate(kwargs.pop("estimator", _svm()), _as_table(X, meta), protocol, experiment="t", features="f",
-                          model="svm", progress=False, **kwargs)
+    return cross_validate(
+        kwargs.pop("estimator", _svm()),
+        _as_table(X, meta),
+        protocol,
+        experiment="t",
+        features="f",
+        model="svm",
+        progress=False,
+        **kwargs,
+    )
 
 
 def test_loso_scores_every_clip_once_at_clip_level() -> None:
@@ -110,8 +136,9 @@ def test_leaky_protocol_scores_rows() -> None:
 
 def test_nested_search_uses_inner_speaker_folds_and_reports_best_params() -> None:
     X, meta = _table()
-    model = tuned(make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
-                  {"logisticregression__C": [0.01, 1.0]})
+    model = tuned(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), {"logisticregression__C": [0.01, 1.0]}
+    )
     result = _cv(X, meta, "speaker_kfold", n_folds=4, estimator=model)
     assert result.per_fold["best_params"].str.contains("logisticregression__C").all()
 

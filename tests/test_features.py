@@ -32,8 +32,13 @@ def speech_like(seconds: float = 2.5, f0: float = 150.0, seed: int = 0, sr: int 
 
 
 EXPECTED_SHAPES = {
-    "kaggle162": (162,), "window160": (2, 160), "mfcc_mean": (20,), "mfcc_seq": (300, 40),
-    "logmel": (128, 128), "stats": (145,), "prosody": (88,) if opensmile_available() else (27,),
+    "kaggle162": (162,),
+    "window160": (2, 160),
+    "mfcc_mean": (20,),
+    "mfcc_seq": (300, 40),
+    "logmel": (128, 128),
+    "stats": (145,),
+    "prosody": (88,) if opensmile_available() else (27,),
 }
 
 
@@ -43,6 +48,7 @@ def clip() -> np.ndarray:
 
 
 # --- feature sets -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(FEATURE_SETS))
 def test_every_set_shape_dtype_finite_deterministic(name, clip):
@@ -57,15 +63,18 @@ def test_every_set_shape_dtype_finite_deterministic(name, clip):
         assert names is None
 
 
-@pytest.mark.parametrize(("name", "params", "shape"), [
-    ("mfcc_seq", {"deltas": True}, (300, 120)),
-    ("mfcc_seq", {"frames": 50, "n_mfcc": 13}, (50, 13)),
-    ("logmel", {"size": (256, 256)}, (256, 256)),
-    ("logmel", {"size": (64, 100), "duration": 2.0}, (64, 100)),
-    ("window160", {"hop": 1.0}, (2, 160)),  # 3 s: windows at 0 and 1 s cover it all
-    ("window160", {"window": 1.0}, (3, 160)),
-    ("prosody", {"backend": "librosa"}, (27,)),
-])
+@pytest.mark.parametrize(
+    ("name", "params", "shape"),
+    [
+        ("mfcc_seq", {"deltas": True}, (300, 120)),
+        ("mfcc_seq", {"frames": 50, "n_mfcc": 13}, (50, 13)),
+        ("logmel", {"size": (256, 256)}, (256, 256)),
+        ("logmel", {"size": (64, 100), "duration": 2.0}, (64, 100)),
+        ("window160", {"hop": 1.0}, (2, 160)),  # 3 s: windows at 0 and 1 s cover it all
+        ("window160", {"window": 1.0}, (3, 160)),
+        ("prosody", {"backend": "librosa"}, (27,)),
+    ],
+)
 def test_parameters_change_shapes(name, params, shape, clip):
     out = compute(name, clip, SR, params)
     assert out.shape == shape and np.all(np.isfinite(out))
@@ -73,20 +82,26 @@ def test_parameters_change_shapes(name, params, shape, clip):
 
 def test_kaggle162_matches_the_per_feature_librosa_calls(clip):
     stft = np.abs(librosa.stft(clip))
-    reference = np.hstack([
-        librosa.feature.zero_crossing_rate(y=clip).mean(axis=1),
-        librosa.feature.chroma_stft(S=stft, sr=SR).mean(axis=1),
-        librosa.feature.mfcc(y=clip, sr=SR).mean(axis=1),
-        librosa.feature.rms(y=clip).mean(axis=1),
-        librosa.feature.melspectrogram(y=clip, sr=SR).mean(axis=1),
-    ])
+    reference = np.hstack(
+        [
+            librosa.feature.zero_crossing_rate(y=clip).mean(axis=1),
+            librosa.feature.chroma_stft(S=stft, sr=SR).mean(axis=1),
+            librosa.feature.mfcc(y=clip, sr=SR).mean(axis=1),
+            librosa.feature.rms(y=clip).mean(axis=1),
+            librosa.feature.melspectrogram(y=clip, sr=SR).mean(axis=1),
+        ]
+    )
     np.testing.assert_allclose(compute("kaggle162", clip, SR), reference, rtol=1e-4, atol=1e-6)
     assert FEATURE_SETS["kaggle162"].feature_names()[:2] == ["zcr", "chroma_C"]
 
 
 def test_librosa_prosody_finds_the_pitch():
-    values = dict(zip(FEATURE_SETS["prosody"].feature_names({"backend": "librosa"}),
-                      compute("prosody", speech_like(2.0, f0=200.0), SR, {"backend": "librosa"})))
+    values = dict(
+        zip(
+            FEATURE_SETS["prosody"].feature_names({"backend": "librosa"}),
+            compute("prosody", speech_like(2.0, f0=200.0), SR, {"backend": "librosa"}),
+        )
+    )
     assert values["f0_p50_st"] == pytest.approx(12 * np.log2(200 / 27.5), abs=1.0)
     assert values["voiced_ratio"] > 0.8
     noise = 0.1 * np.random.default_rng(1).standard_normal(SR).astype(np.float32)
@@ -123,6 +138,7 @@ def test_registry_table_and_errors():
 
 # --- the engine ---------------------------------------------------------------------------------
 
+
 def make_corpus(folder, n: int = 4) -> pd.DataFrame:
     """n speech-like clips (two speakers, two emotions) at 22.05 kHz, as manifest rows."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,9 +146,17 @@ def make_corpus(folder, n: int = 4) -> pd.DataFrame:
     for i in range(n):
         path = folder / f"clip{i}.wav"
         sf.write(path, speech_like(1.5 + 0.5 * (i % 3), f0=120 + 25 * i, seed=i, sr=22050), 22050)
-        rows.append({"utt_id": f"u{i}", "path": str(path), "speaker": f"s{i % 2}",
-                     "gender": ["male", "female", "unknown", "female"][i % 4],
-                     "emotion": ["angry", "sad"][i // 2 % 2], "sentence": "a", "corpus": "test"})
+        rows.append(
+            {
+                "utt_id": f"u{i}",
+                "path": str(path),
+                "speaker": f"s{i % 2}",
+                "gender": ["male", "female", "unknown", "female"][i % 4],
+                "emotion": ["angry", "sad"][i // 2 % 2],
+                "sentence": "a",
+                "corpus": "test",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -170,8 +194,9 @@ def test_cache_is_reused_and_keyed_by_config(corpus, tmp_path):
     # a changed parameter, or audio config, recomputes (in its own folder) without touching the others
     changed = extract_features(corpus, "mfcc_mean", params={"n_mfcc": 13}, n_jobs=1, progress=False, cache_root=root)
     assert changed.X.shape == (4, 13) and changed.timing["computed"] == 4
-    trimmed = extract_features(corpus, "mfcc_mean", audio=AudioConfig(normalize="peak"), n_jobs=1, progress=False,
-                               cache_root=root)
+    trimmed = extract_features(
+        corpus, "mfcc_mean", audio=AudioConfig(normalize="peak"), n_jobs=1, progress=False, cache_root=root
+    )
     assert trimmed.timing["computed"] == 4 and not np.allclose(trimmed.X, first.X)
     now = cached_files(root)
     assert len(now) == 12 and all(now[p] == t for p, t in files.items())
@@ -193,8 +218,14 @@ def test_bad_inputs_are_skipped_with_reasons(corpus, tmp_path):
     sf.write(bad / "silent.wav", np.zeros(SR, np.float32), SR)
     sf.write(bad / "short.wav", speech_like(0.05), SR)
     names = ["corrupt", "empty", "silent", "short", "missing"]
-    rows = pd.concat([corpus.iloc[:2], pd.DataFrame({"utt_id": names, "path": [str(bad / f"{n}.wav") for n in names]}),
-                      corpus.iloc[2:]], ignore_index=True)
+    rows = pd.concat(
+        [
+            corpus.iloc[:2],
+            pd.DataFrame({"utt_id": names, "path": [str(bad / f"{n}.wav") for n in names]}),
+            corpus.iloc[2:],
+        ],
+        ignore_index=True,
+    )
     for name in ("stats", "window160"):
         table = extract_features(rows, name, n_jobs=1, progress=False, cache_root=tmp_path / "c")
         assert list(table.meta["utt_id"].unique()) == ["u0", "u1", "u2", "u3"]
@@ -255,8 +286,9 @@ def test_large_outputs_are_memory_mapped(corpus, tmp_path, monkeypatch):
 
 
 def test_windows_keep_their_source(corpus, tmp_path):
-    table = extract_features(corpus, "window160", params={"window": 1.0}, n_jobs=1, progress=False,
-                             cache_root=tmp_path / "c")
+    table = extract_features(
+        corpus, "window160", params={"window": 1.0}, n_jobs=1, progress=False, cache_root=tmp_path / "c"
+    )
     durations = [1.5, 2.0, 2.5, 1.5]
     expected = [2, 2, 3, 2]  # 1.5 s → 0-1 and a half-full padded 1-2; 2.5 s → 0-1, 1-2, 2-3 (half full)
     assert [int(round(d)) for d in durations] and table.X.shape == (sum(expected), 160)
@@ -302,7 +334,7 @@ assert not must_isolate(fs, fs.resolve())
 from ser_utils.models.backend import keras_module
 keras_module()
 assert must_isolate(fs, fs.resolve()) and not must_isolate(FEATURE_SETS["kaggle162"], {{}})
-rows = pd.read_csv({str(tmp_path / 'rows.csv')!r})
+rows = pd.read_csv({str(tmp_path / "rows.csv")!r})
 for n_jobs in (1, 2):
     table = extract_features(rows, "prosody", n_jobs=n_jobs, progress=False, cache=False)
     assert table.X.shape == (4, 88) and np.isfinite(table.X).all(), table.X.shape
@@ -311,8 +343,13 @@ x = compute("prosody", y, 16000)
 assert x.shape == (88,) and np.isfinite(x).all()
 print("ok")
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "SER_CACHE_DIR": str(tmp_path / "cache")})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SER_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
     fs = FEATURE_SETS["prosody"]
     assert must_isolate(fs, fs.resolve()) == ("tensorflow" in sys.modules)

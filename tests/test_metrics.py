@@ -39,7 +39,9 @@ def test_summary_over_folds() -> None:
     assert summary.loc["uar", "mean"] == pytest.approx(0.5)
     assert summary.loc["uar", "std"] == pytest.approx(0.1)
     # 95% CI of the mean with t(2) = 4.303
-    assert summary.loc["uar", "ci95_high"] - summary.loc["uar", "mean"] == pytest.approx(4.303 * 0.1 / np.sqrt(3), rel=1e-3)
+    assert summary.loc["uar", "ci95_high"] - summary.loc["uar", "mean"] == pytest.approx(
+        4.303 * 0.1 / np.sqrt(3), rel=1e-3
+    )
     assert summary.loc["macro_f1", "std"] == 0
 
 

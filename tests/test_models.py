@@ -39,14 +39,18 @@ def _toy(shapes, n=60, n_classes=3, seed=0):
     """A learnable problem: each class shifts every input by its own offset (plus noise)."""
     rng = np.random.default_rng(seed)
     y = np.arange(n) % n_classes
-    X = [(rng.normal(0, 1, (n, *s)) + (y - 1).reshape(-1, *[1] * len(s)) * 1.5 + 5.0).astype(np.float32) for s in shapes]
+    X = [
+        (rng.normal(0, 1, (n, *s)) + (y - 1).reshape(-1, *[1] * len(s)) * 1.5 + 5.0).astype(np.float32) for s in shapes
+    ]
     return X, y
 
 
 def test_importing_the_package_does_not_import_tensorflow() -> None:
-    code = ("import sys, ser_utils, ser_utils.models, ser_utils.training, ser_utils.predict, ser_utils.estimators, "
-            "ser_utils.evaluation, ser_utils.transfer, ser_utils.modelfile, ser_utils.display; "
-            "ser_utils.models.describe_models(); print('tensorflow' in sys.modules)")
+    code = (
+        "import sys, ser_utils, ser_utils.models, ser_utils.training, ser_utils.predict, ser_utils.estimators, "
+        "ser_utils.evaluation, ser_utils.transfer, ser_utils.modelfile, ser_utils.display; "
+        "ser_utils.models.describe_models(); print('tensorflow' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -84,8 +88,9 @@ def test_a_few_training_steps_reduce_the_loss(name: str) -> None:
 
     shapes, params = TINY[name]
     X, y = _toy(shapes, n=48)
-    config = TrainConfig(epochs=5, batch_size=16, learning_rate=3e-3, patience=0, reduce_lr_patience=0,
-                         deterministic=False)
+    config = TrainConfig(
+        epochs=5, batch_size=16, learning_rate=3e-3, patience=0, reduce_lr_patience=0, deterministic=False
+    )
     fit = fit_network(name, X, y, 3, params=params, config=config, seed=1)
     loss = fit.history["loss"].to_numpy()
     assert len(loss) == 5 and loss[-1] < loss[0] * 0.9, loss
@@ -111,7 +116,12 @@ def test_reference_architectures() -> None:
     conv = cnn1.get_layer("conv")
     assert conv.filters == 128 and conv.kernel_size == (5,) and cnn1.get_layer("dropout").rate == 0.2
     cnn4 = build_model("cnn4", [(162,)], 8)
-    assert [layer.name for layer in cnn4.layers if layer.name.startswith("conv")] == ["conv1", "conv2", "conv3", "conv4"]
+    assert [layer.name for layer in cnn4.layers if layer.name.startswith("conv")] == [
+        "conv1",
+        "conv2",
+        "conv3",
+        "conv4",
+    ]
     assert {cnn4.get_layer("dropout_conv").rate, cnn4.get_layer("dropout_dense").rate} == {0.2, 0.3}
     lstm = build_model("lstm", [(100, 40)], 8)
     assert [lstm.get_layer(n).units for n in ("lstm1", "lstm2", "dense")] == [256, 64, 128]
@@ -189,10 +199,16 @@ def test_a_visible_gpu_gets_mixed_precision_and_is_named(monkeypatch) -> None:
     fake_tf = SimpleNamespace(
         __version__="fake",
         config=SimpleNamespace(
-            list_physical_devices=lambda kind: [SimpleNamespace(name="/physical_device:GPU:0")] if kind == "GPU" else [],
-            experimental=SimpleNamespace(set_memory_growth=lambda device, on: calls.append(("growth", on)),
-                                         get_device_details=lambda device: {"device_name": "Fake GPU 80GB"},
-                                         enable_op_determinism=lambda: calls.append("determinism"))))
+            list_physical_devices=lambda kind: (
+                [SimpleNamespace(name="/physical_device:GPU:0")] if kind == "GPU" else []
+            ),
+            experimental=SimpleNamespace(
+                set_memory_growth=lambda device, on: calls.append(("growth", on)),
+                get_device_details=lambda device: {"device_name": "Fake GPU 80GB"},
+                enable_op_determinism=lambda: calls.append("determinism"),
+            ),
+        ),
+    )
     monkeypatch.setattr(backend, "tensorflow_module", lambda: fake_tf)
     monkeypatch.setattr(backend, "_CONFIGURED", {})
     try:

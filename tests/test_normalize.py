@@ -90,7 +90,11 @@ def test_band_mode_on_images_and_feature_mode_on_sequences(toy_table) -> None:
 
 def test_modes_and_errors(toy_table) -> None:
     assert MODE_OF_KIND == {"vector": "feature", "windows": "feature", "sequence": "feature", "image": "band"}
-    assert reduced_axes(2, "feature") == (0,) and reduced_axes(3, "band") == (0, 2) and reduced_axes(3, "global") == (0, 1, 2)
+    assert (
+        reduced_axes(2, "feature") == (0,)
+        and reduced_axes(3, "band") == (0, 2)
+        and reduced_axes(3, "global") == (0, 1, 2)
+    )
     table = toy_table()
     with pytest.raises(ValueError, match="unknown normalisation mode"):
         speaker_normalize(table.X, table.meta, mode="speaker")

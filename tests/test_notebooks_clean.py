@@ -42,8 +42,13 @@ def test_every_parameter_is_visible_to_papermill(path) -> None:
 
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    assigned = {target.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
-                for target in node.targets if isinstance(target, ast.Name)}
+    assigned = {
+        target.id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
     assert assigned == set(declared_parameters(path))
 
 
@@ -54,10 +59,15 @@ def _parameters_and_later_code(nb) -> tuple[list[str], list[str]]:
     from IPython.core.inputtransformer2 import TransformerManager
 
     index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    names = [target.id for node in ast.parse(nb.cells[index].source).body if isinstance(node, ast.Assign)
-             for target in node.targets if isinstance(target, ast.Name)]
+    names = [
+        target.id
+        for node in ast.parse(nb.cells[index].source).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    ]
     transform = TransformerManager().transform_cell
-    return names, [transform(c.source) for c in nb.cells[index + 1:] if c.cell_type == "code"]
+    return names, [transform(c.source) for c in nb.cells[index + 1 :] if c.cell_type == "code"]
 
 
 def unused_parameters(nb) -> list[str]:
@@ -70,22 +80,30 @@ def unused_parameters(nb) -> list[str]:
     import ast
 
     names, cells = _parameters_and_later_code(nb)
-    read = {node.id for source in cells for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    read = {
+        node.id
+        for source in cells
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
     return [name for name in names if name not in read]
 
 
 def test_unused_parameter_detector_on_a_small_notebook() -> None:
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    nb = new_notebook(cells=[
-        new_markdown_cell("# t"),
-        new_code_cell("dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0\nepochs = 3\nleft = 1\n"
-                      "shadowed = 2", metadata={"tags": ["parameters"]}),
-        new_code_cell("%matplotlib inline\nprint(f'{dataset}', seed)\nshadowed = 5\nleft\n"),
-        new_markdown_cell("epochs and data_dir are only mentioned here"),
-        new_code_cell("!echo hi\nrun(epochs=epochs, out=reports_dir)"),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# t"),
+            new_code_cell(
+                "dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0\nepochs = 3\nleft = 1\nshadowed = 2",
+                metadata={"tags": ["parameters"]},
+            ),
+            new_code_cell("%matplotlib inline\nprint(f'{dataset}', seed)\nshadowed = 5\nleft\n"),
+            new_markdown_cell("epochs and data_dir are only mentioned here"),
+            new_code_cell("!echo hi\nrun(epochs=epochs, out=reports_dir)"),
+        ]
+    )
     # a name only assigned again (shadowed) or only written in markdown (data_dir) is not used
     assert unused_parameters(nb) == ["data_dir", "shadowed"]
 
@@ -94,5 +112,7 @@ def test_unused_parameter_detector_on_a_small_notebook() -> None:
 def test_every_declared_parameter_is_used(path) -> None:
     """A parameter the notebook never reads is a knob that does nothing: run_all.py -p would accept it silently."""
     unused = unused_parameters(nbformat.read(path, as_version=4))
-    assert not unused, (f"{path.name} declares parameter(s) it never reads after its parameters cell: "
-                        f"{', '.join(unused)} (use them, or remove them from the parameters cell and params/*.yaml)")
+    assert not unused, (
+        f"{path.name} declares parameter(s) it never reads after its parameters cell: "
+        f"{', '.join(unused)} (use them, or remove them from the parameters cell and params/*.yaml)"
+    )

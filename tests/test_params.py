@@ -100,13 +100,21 @@ def test_project_parameter_files_are_valid() -> None:
         validate(load_yaml(path), declared)
 
 
-MAPPINGS = {"06_lstm": {"seed": 0, "training": {"batch_size": 64, "epochs": 30},
-                        "model_params": {"bilstm": {"units": 64, "dense": 32}}, "image_size": [64, 64]}}
+MAPPINGS = {
+    "06_lstm": {
+        "seed": 0,
+        "training": {"batch_size": 64, "epochs": 30},
+        "model_params": {"bilstm": {"units": 64, "dense": 32}},
+        "image_size": [64, 64],
+    }
+}
 
 
 def test_a_mapping_parameter_merges_into_the_notebook_default_mapping(tmp_path) -> None:
-    (tmp_path / "quick.yaml").write_text("training: {epochs: 2, patience: 1}\nimage_size: [32, 32]\n"
-                                         "notebooks:\n  06_lstm:\n    model_params: {bilstm: {units: 8}, lstm: {units: [4]}}\n")
+    (tmp_path / "quick.yaml").write_text(
+        "training: {epochs: 2, patience: 1}\nimage_size: [32, 32]\n"
+        "notebooks:\n  06_lstm:\n    model_params: {bilstm: {units: 8}, lstm: {units: [4]}}\n"
+    )
     params = ParameterSet()
     params.update(load_yaml(tmp_path / "quick.yaml"))
     values = params.for_notebook("06_lstm", MAPPINGS["06_lstm"])
@@ -118,11 +126,18 @@ def test_a_mapping_parameter_merges_into_the_notebook_default_mapping(tmp_path) 
     assert "seed" not in values  # nothing set: the notebook's own default applies
     # -p training='{epochs: 5}' keeps quick's patience and the notebook's batch size
     params.update(parse_overrides(["training={epochs: 5}"]))
-    assert params.for_notebook("06_lstm", MAPPINGS["06_lstm"])["training"] == {"batch_size": 64, "epochs": 5,
-                                                                               "patience": 1}
+    assert params.for_notebook("06_lstm", MAPPINGS["06_lstm"])["training"] == {
+        "batch_size": 64,
+        "epochs": 5,
+        "patience": 1,
+    }
     params.update(parse_overrides(["06_lstm.training={learning_rate: 1e-4}"]))
     assert params.for_notebook("06_lstm", MAPPINGS["06_lstm"])["training"] == {
-        "batch_size": 64, "epochs": 5, "patience": 1, "learning_rate": 1e-4}
+        "batch_size": 64,
+        "epochs": 5,
+        "patience": 1,
+        "learning_rate": 1e-4,
+    }
     # the notebook's declared defaults are not changed by merging
     assert MAPPINGS["06_lstm"]["training"] == {"batch_size": 64, "epochs": 30}
     assert MAPPINGS["06_lstm"]["model_params"] == {"bilstm": {"units": 64, "dense": 32}}
@@ -143,8 +158,11 @@ def test_quick_training_settings_merge_into_every_notebook_that_takes_them() -> 
         if not isinstance(declared.get("training"), dict):
             continue
         takers += 1
-        expected = {**declared["training"], **quick.common["training"],
-                    **quick.per_notebook.get(path.stem, {}).get("training", {})}
+        expected = {
+            **declared["training"],
+            **quick.common["training"],
+            **quick.per_notebook.get(path.stem, {}).get("training", {}),
+        }
         assert params.for_notebook(path.stem, declared)["training"] == expected, path.stem
         TrainConfig.from_dict(expected)  # every key is a TrainConfig setting
     assert takers >= 4  # 05, 06, 07, 08
@@ -154,5 +172,8 @@ def test_a_later_flat_mapping_merges_with_an_earlier_notebook_mapping() -> None:
     params = ParameterSet()
     params.update(parse_overrides(["06_lstm.training={batch_size: 16, patience: 2}"]))  # e.g. params/<dataset>.yaml
     params.update(parse_overrides(["training={epochs: 5}"]))  # then -p training='{epochs: 5}'
-    assert params.for_notebook("06_lstm", MAPPINGS["06_lstm"])["training"] == {"batch_size": 16, "epochs": 5,
-                                                                               "patience": 2}
+    assert params.for_notebook("06_lstm", MAPPINGS["06_lstm"])["training"] == {
+        "batch_size": 16,
+        "epochs": 5,
+        "patience": 2,
+    }

@@ -43,14 +43,23 @@ def corpus(tmp_path_factory) -> pd.DataFrame:
             for p in range(2):
                 path = folder / f"{speaker}_{emotion}_{p}.wav"
                 sf.write(path, _clip(120 + 60 * e + 15 * s, 0.6, seed=s * 10 + e * 2 + p), SR)
-                rows.append({"path": str(path), "utt_id": path.stem, "speaker": speaker, "gender": gender,
-                             "sentence": f"p{p}", "emotion": emotion})
+                rows.append(
+                    {
+                        "path": str(path),
+                        "utt_id": path.stem,
+                        "speaker": speaker,
+                        "gender": gender,
+                        "sentence": f"p{p}",
+                        "emotion": emotion,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def _table(corpus, feature_set, tmp_path_factory, params=None):
-    return extract_features(corpus, feature_set, params=params, n_jobs=1, progress=False,
-                            cache_root=tmp_path_factory.mktemp("cache"))
+    return extract_features(
+        corpus, feature_set, params=params, n_jobs=1, progress=False, cache_root=tmp_path_factory.mktemp("cache")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +109,19 @@ def test_windowed_model_averages_its_windows(corpus, tmp_path_factory) -> None:
     result = load_predictor(path).predict(corpus["path"].iloc[:2])
     windows = trained.predict_proba(np.asarray(table.X))
     first = table.meta["source_id"] == table.meta["source_id"].iloc[0]
-    np.testing.assert_allclose(result.loc[0, ["p_angry", "p_neutral", "p_sad"]].to_numpy(float),
-                               windows[first.to_numpy()].mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(
+        result.loc[0, ["p_angry", "p_neutral", "p_sad"]].to_numpy(float),
+        windows[first.to_numpy()].mean(axis=0),
+        atol=1e-6,
+    )
 
 
 def test_fusion_with_a_combined_statistics_table(corpus, tmp_path_factory) -> None:
     """A two-input model whose second input is a combination of sets is recomputed part by part."""
     vector = _table(corpus, "kaggle162", tmp_path_factory)
-    statistics = combine_tables([_table(corpus, "stats", tmp_path_factory), _table(corpus, "mfcc_mean", tmp_path_factory)])
+    statistics = combine_tables(
+        [_table(corpus, "stats", tmp_path_factory), _table(corpus, "mfcc_mean", tmp_path_factory)]
+    )
     trained = fit_final(NetworkClassifier("fusion", {"filters": [4], "hidden": [8]}, FAST), [vector, statistics])
     path, description = trained.save(tmp_path_factory.mktemp("fusion") / "fusion.keras")
     parts = json.loads(description.read_text())["inputs"][1]["parts"]
@@ -130,8 +144,9 @@ def test_speaker_normalised_model_needs_a_reference(corpus, tmp_path_factory) ->
         predictor.predict(speaker_a)
     result = predictor.predict(speaker_a, same_speaker=True)
     X = speaker_normalize(np.asarray(table.X), table.meta)[table.meta["speaker"].eq("a").to_numpy()]
-    np.testing.assert_allclose(result[["p_angry", "p_neutral", "p_sad"]].to_numpy(),
-                               trained.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(
+        result[["p_angry", "p_neutral", "p_sad"]].to_numpy(), trained.predict_proba(X), atol=1e-5
+    )
     by_reference = predictor.predict(speaker_a[:1], speaker_ref=speaker_a)
     np.testing.assert_allclose(by_reference.loc[0, "confidence"], result.loc[0, "confidence"], atol=1e-6)
     assert main([str(path), speaker_a[0]]) == 2
@@ -189,8 +204,13 @@ def test_command_line_module(saved, corpus, tmp_path) -> None:
     path, _, _ = saved
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF0000WAVEjunk")
-    done = subprocess.run([sys.executable, "-m", "ser_utils.predict", str(path), corpus["path"].iloc[3], str(bad)],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "ser_utils.predict", str(path), corpus["path"].iloc[3], str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert done.returncode == 1
     assert Path(corpus["path"].iloc[3]).name in done.stdout and "confidence" in done.stdout
     assert "bad.wav: cannot use this file" in done.stderr

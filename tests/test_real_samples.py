@@ -19,7 +19,14 @@ def test_emodb(shared_data):
     assert manifest["speaker"].nunique() == 10
     assert manifest.groupby("gender")["speaker"].nunique().to_dict() == {"female": 5, "male": 5}
     assert manifest["emotion"].value_counts().to_dict() == {
-        "angry": 127, "boredom": 81, "neutral": 79, "happy": 71, "fearful": 69, "sad": 62, "disgust": 46}
+        "angry": 127,
+        "boredom": 81,
+        "neutral": 79,
+        "happy": 71,
+        "fearful": 69,
+        "sad": 62,
+        "disgust": 46,
+    }
     assert set(manifest["sample_rate"]) == {22050} and set(manifest["channels"]) == {1}
     assert manifest["duration"].round(6).eq(2.0).all()
     assert manifest["sentence"].nunique() == 10 and set(manifest["language"]) == {"de"}

@@ -140,10 +140,14 @@ def speaker_model(tmp_path_factory):
                 sf.write(path, _voice(120 + 60 * e + 15 * s, 0.6, seed=s * 10 + e * 2 + p), SR)
                 rows.append({"path": str(path), "utt_id": path.stem, "speaker": speaker, "emotion": emotion})
     manifest = pd.DataFrame(rows)
-    table = extract_features(manifest, "kaggle162", n_jobs=1, progress=False,
-                             cache_root=tmp_path_factory.mktemp("cache"))
-    fitted = fit_final(NetworkClassifier("cnn1", {"filters": 8}, {"epochs": 2, "batch_size": 8, "val_fraction": 0.34}),
-                       table, speaker_norm=True)
+    table = extract_features(
+        manifest, "kaggle162", n_jobs=1, progress=False, cache_root=tmp_path_factory.mktemp("cache")
+    )
+    fitted = fit_final(
+        NetworkClassifier("cnn1", {"filters": 8}, {"epochs": 2, "batch_size": 8, "val_fraction": 0.34}),
+        table,
+        speaker_norm=True,
+    )
     path, _ = fitted.save(tmp_path_factory.mktemp("model") / "cnn1.keras")
     return path, manifest, folder
 
@@ -189,18 +193,27 @@ def test_a_bad_file_in_a_batch_costs_only_itself(speaker_model, tmp_path) -> Non
 
 
 def _run_all(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "run_all.py"), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=900, **kwargs)
+    return subprocess.run(
+        [sys.executable, str(REPO / "run_all.py"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=900,
+        **kwargs,
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--out", "notebooks"], "holds the source notebooks"),
-    (["--kernel", "pyhton3"], "no such Jupyter kernel"),
-    (["-p", "emotions=[angry]"], "only one emotion left"),
-    (["-p", "emotions=[angry, calm]"], "calm not in demo"),
-    (["-p", "emotions=[angri]"], "unknown emotion"),
-    (["-p", "merge_labels={angri: sad}"], "unknown emotion"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "notebooks"], "holds the source notebooks"),
+        (["--kernel", "pyhton3"], "no such Jupyter kernel"),
+        (["-p", "emotions=[angry]"], "only one emotion left"),
+        (["-p", "emotions=[angry, calm]"], "calm not in demo"),
+        (["-p", "emotions=[angri]"], "unknown emotion"),
+        (["-p", "merge_labels={angri: sad}"], "unknown emotion"),
+    ],
+)
 def test_usage_errors_exit_2_with_a_message(args, message, tmp_path) -> None:
     done = _run_all("--quick", "--notebooks", "00", *(args if "--out" in args else [*args, "--out", str(tmp_path)]))
     assert done.returncode == 2, done.stderr[-2000:]
@@ -224,12 +237,16 @@ def test_failed_and_interrupted_reruns_keep_the_previous_report(tmp_path) -> Non
     out = tmp_path / "reports"
     first = _run_all("--quick", "--notebooks", "00,03", "--out", str(out))
     assert first.returncode == 0, first.stderr[-3000:]
-    before = {name: (out / name).read_bytes() for name in ("results.csv", "03_protocols.html", "headlines/03_protocols.json")}
+    before = {
+        name: (out / name).read_bytes() for name in ("results.csv", "03_protocols.html", "headlines/03_protocols.json")
+    }
     rows = pd.read_csv(out / "results.csv")
     assert (rows["notebook"] == "03_protocols").sum() > 0
 
     # a failing rerun of 03: its earlier results, headlines and page stay; the failure is rendered beside them
-    failed = _run_all("--quick", "--notebooks", "03", "--out", str(out), "-p", "03_protocols.augment_presets=[nosuchpreset]")
+    failed = _run_all(
+        "--quick", "--notebooks", "03", "--out", str(out), "-p", "03_protocols.augment_presets=[nosuchpreset]"
+    )
     assert failed.returncode == 1
     assert all((out / name).read_bytes() == data for name, data in before.items())
     assert (out / "03_protocols.failed.html").is_file()
@@ -240,8 +257,13 @@ def test_failed_and_interrupted_reruns_keep_the_previous_report(tmp_path) -> Non
     assert records["00_eda"]["run"]["started"] != run["started"]
 
     # Ctrl-C in the middle of 03: nothing of the earlier report is lost or half-written, exit 130
-    process = subprocess.Popen([sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", "03", "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", "03", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while not list(out.glob(".staging/*/03_protocols")) and time.time() < deadline:
         time.sleep(0.2)
@@ -266,8 +288,12 @@ def test_failed_and_interrupted_reruns_keep_the_previous_report(tmp_path) -> Non
 def test_killed_and_concurrent_runs_leave_a_whole_report(tmp_path) -> None:
     out = tmp_path / "reports"
     # SIGKILL mid-notebook: no handler runs at all; the folder keeps only whole files, and a rerun completes
-    process = subprocess.Popen([sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", "03", "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", "03", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while not list(out.glob(".staging/*/03_protocols")) and time.time() < deadline:
         time.sleep(0.2)
@@ -280,12 +306,19 @@ def test_killed_and_concurrent_runs_leave_a_whole_report(tmp_path) -> None:
     undisturbed = _run_all("--quick", "--notebooks", "03", "--out", str(tmp_path / "clean"))
     assert undisturbed.returncode == 0
     columns = ["experiment", "uar", "accuracy", "macro_f1"]
-    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv")[columns],
-                                  pd.read_csv(tmp_path / "clean" / "results.csv")[columns])
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "results.csv")[columns], pd.read_csv(tmp_path / "clean" / "results.csv")[columns]
+    )
 
     # two runs into one folder at once: both notebooks end up in results, run.json and the index
-    both = [subprocess.Popen([sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", nb, "--out", str(out)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for nb in ("00", "01")]
+    both = [
+        subprocess.Popen(
+            [sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", nb, "--out", str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for nb in ("00", "01")
+    ]
     assert [p.wait(timeout=600) for p in both] == [0, 0]
     names = {nb["name"] for nb in json.loads((out / "run.json").read_text())["notebooks"]}
     assert {"00_eda", "01_augmentation", "03_protocols"} <= names

@@ -12,8 +12,18 @@ from ser_utils.results import RESULT_COLUMNS, keep_failure, open_report, publish
 
 
 def _add(report, experiment: str, uar: float) -> None:
-    report.add_result(experiment, features="mfcc_mean", model="svm", protocol="loso", n_folds=6,
-                      accuracy=0.5, uar=uar, macro_f1=0.4, uar_std=0.05, chance=1 / 7)
+    report.add_result(
+        experiment,
+        features="mfcc_mean",
+        model="svm",
+        protocol="loso",
+        n_folds=6,
+        accuracy=0.5,
+        uar=uar,
+        macro_f1=0.4,
+        uar_std=0.05,
+        chance=1 / 7,
+    )
 
 
 def test_rows_append_and_reruns_replace(tmp_path) -> None:
@@ -72,8 +82,11 @@ def test_headlines_and_skipped(tmp_path) -> None:
 
     report = open_report(tmp_path, "00_eda", dataset="demo")
     report.headline("clips", np.int64(588))
-    report.note_skipped(pd.DataFrame({"path": ["a.wav", "b.wav"], "corpus": ["emovo"] * 2,
-                                      "reason": ["silent: peak -96 dBFS", "empty file"]}))
+    report.note_skipped(
+        pd.DataFrame(
+            {"path": ["a.wav", "b.wav"], "corpus": ["emovo"] * 2, "reason": ["silent: peak -96 dBFS", "empty file"]}
+        )
+    )
     shown = {k: v for k, v in read_headlines(tmp_path, "00_eda").items() if not k.startswith("_")}
     assert shown == {"clips": 588, "skipped files": 2, "skip reasons": {"silent": 1, "empty file": 1}}
     # a second call (another corpus of the same notebook) adds up; a file listed twice counts once
@@ -84,15 +97,35 @@ def test_headlines_and_skipped(tmp_path) -> None:
 def test_index_lists_notebooks_results_and_skips(tmp_path) -> None:
     _add(open_report(tmp_path, "04_svm", dataset="demo"), "svm on <mfcc>", 0.456)
     run = {
-        "dataset": "demo", "seed": 0, "duration_s": 12.0,
-        "data": {"fingerprint": "abc123", "n_files": 10, "skipped": [{"path": "x.wav", "corpus": "demo", "reason": "empty"}]},
+        "dataset": "demo",
+        "seed": 0,
+        "duration_s": 12.0,
+        "data": {
+            "fingerprint": "abc123",
+            "n_files": 10,
+            "skipped": [{"path": "x.wav", "corpus": "demo", "reason": "empty"}],
+        },
         "notebooks": [
-            {"name": "00_eda", "title": "EDA", "status": "ok", "duration_s": 3.2, "html": "00_eda.html",
-             "headlines": {"clips": 10}},
-            {"name": "04_svm", "title": "SVM", "status": "failed", "duration_s": 1.0, "html": "04_svm.html",
-             "error": "ValueError: boom", "headlines": {}},
+            {
+                "name": "00_eda",
+                "title": "EDA",
+                "status": "ok",
+                "duration_s": 3.2,
+                "html": "00_eda.html",
+                "headlines": {"clips": 10},
+            },
+            {
+                "name": "04_svm",
+                "title": "SVM",
+                "status": "failed",
+                "duration_s": 1.0,
+                "html": "04_svm.html",
+                "error": "ValueError: boom",
+                "headlines": {},
+            },
         ],
-        "versions": {"numpy": "2"}, "notebook_parameters": {"00_eda": {"seed": 0}},
+        "versions": {"numpy": "2"},
+        "notebook_parameters": {"00_eda": {"seed": 0}},
     }
     page = render_index(run, tmp_path).read_text()
     assert 'href="00_eda.html"' in page and 'href="04_svm.html"' in page

@@ -9,7 +9,9 @@ from ser_utils.rows import common_rows, is_augmented, mean_std, source_ids
 
 
 def test_source_ids_and_copies() -> None:
-    meta = pd.DataFrame({"utt_id": ["a", "a#n", "b"], "source_id": ["a", "a", "b"], "augmentation": ["", "noise", None]})
+    meta = pd.DataFrame(
+        {"utt_id": ["a", "a#n", "b"], "source_id": ["a", "a", "b"], "augmentation": ["", "noise", None]}
+    )
     assert list(source_ids(meta)) == ["a", "a", "b"]
     assert list(source_ids(meta.drop(columns="source_id"))) == ["a", "a#n", "b"]  # no source_id: each row its own
     assert list(is_augmented(meta)) == [False, True, False]  # a missing augmentation is an original

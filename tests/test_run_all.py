@@ -18,8 +18,9 @@ REPO = Path(run_all.__file__).resolve().parent
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     """Run run_all.py as a user would, in a subprocess."""
-    return subprocess.run([sys.executable, str(REPO / "run_all.py"), *args], capture_output=True, text=True,
-                          timeout=900, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, str(REPO / "run_all.py"), *args], capture_output=True, text=True, timeout=900, cwd=REPO
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +84,20 @@ def _fake_notebook_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "notebooks"
     folder.mkdir()
     for number, body in (("00", "x = seed + 1"), ("01", "raise RuntimeError('deliberate failure')"), ("02", "y = 2")):
-        nb = new_notebook(cells=[
-            new_markdown_cell(f"# Notebook {number}"),
-            new_code_cell("dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0\nsynthetic_size = 'default'",
-                          metadata={"tags": ["parameters"]}),
-            new_code_cell(body),
-            new_code_cell(f"from ser_utils.results import open_report\n"
-                          f"open_report(reports_dir, '{number}_step', dataset=dataset).headline('done', True)"),
-        ])
+        nb = new_notebook(
+            cells=[
+                new_markdown_cell(f"# Notebook {number}"),
+                new_code_cell(
+                    "dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0\nsynthetic_size = 'default'",
+                    metadata={"tags": ["parameters"]},
+                ),
+                new_code_cell(body),
+                new_code_cell(
+                    f"from ser_utils.results import open_report\n"
+                    f"open_report(reports_dir, '{number}_step', dataset=dataset).headline('done', True)"
+                ),
+            ]
+        )
         nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
         nbformat.write(nb, folder / f"{number}_step.ipynb")
     return folder
@@ -203,4 +210,6 @@ def test_quick_run_trains_saves_and_transfers(quick_run) -> None:
     assert all((out / "models" / name).with_suffix(".json").is_file() for name in models)
     assert "exit status 0" in (out / "05_cnn.html").read_text()  # python -m ser_utils.predict ran on a clip
     headlines = next(nb for nb in run["notebooks"] if nb["name"] == "08_transfer_learning")["headlines"]
-    assert {"LOSO UAR, transfer", "LOSO UAR, target only", "LOSO gain from transfer", "cross-corpus UAR"} <= set(headlines)
+    assert {"LOSO UAR, transfer", "LOSO UAR, target only", "LOSO gain from transfer", "cross-corpus UAR"} <= set(
+        headlines
+    )

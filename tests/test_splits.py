@@ -24,16 +24,28 @@ from ser_utils.splits import (
 EMOTIONS = ["angry", "happy", "neutral", "sad"]
 
 
-def _meta(corpus: str = "demo", speakers: int = 6, sentences: int = 5, windows: int = 2, copies: int = 2) -> pd.DataFrame:
+def _meta(
+    corpus: str = "demo", speakers: int = 6, sentences: int = 5, windows: int = 2, copies: int = 2
+) -> pd.DataFrame:
     """A feature-table index: every clip has several windows and augmented copies (with windows too)."""
     rows = []
     for spk, sent, emo in itertools.product(range(speakers), range(sentences), EMOTIONS):
         utt = f"{corpus}/s{spk}/{emo}-{sent}"
         for aug in ["", *(f"noise{c}" for c in range(copies))]:
             for w in range(windows):
-                rows.append({"utt_id": utt if not aug else f"{utt}#{aug}", "source_id": utt, "window": w,
-                             "augmentation": aug, "speaker": f"{corpus}_s{spk}", "sentence": f"{corpus}_t{sent}",
-                             "corpus": corpus, "emotion": emo, "gender": "female" if spk % 2 else "male"})
+                rows.append(
+                    {
+                        "utt_id": utt if not aug else f"{utt}#{aug}",
+                        "source_id": utt,
+                        "window": w,
+                        "augmentation": aug,
+                        "speaker": f"{corpus}_s{spk}",
+                        "sentence": f"{corpus}_t{sent}",
+                        "corpus": corpus,
+                        "emotion": emo,
+                        "gender": "female" if spk % 2 else "male",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -134,7 +146,10 @@ def test_errors() -> None:
 def test_protocol_split_works_as_scikit_learn_cv() -> None:
     originals = META[(META["augmentation"] == "") & (META["window"] == 0)].reset_index(drop=True)
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(len(originals), 3)) + originals["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()[:, None]
+    X = (
+        rng.normal(size=(len(originals), 3))
+        + originals["emotion"].map({e: i for i, e in enumerate(EMOTIONS)}).to_numpy()[:, None]
+    )
     cv = ProtocolSplit(originals, "loso")
     assert cv.get_n_splits() == 6
     search = GridSearchCV(SVC(), {"C": [0.1, 1.0]}, cv=cv, scoring="balanced_accuracy").fit(X, originals["emotion"])
@@ -160,7 +175,9 @@ def test_validation_split_holds_out_whole_speakers_and_no_copies_train(seed: int
     assert held.isdisjoint(meta["speaker"].iloc[train])
     assert (meta["augmentation"].iloc[val] == "").all()  # validation: original rows only (both windows)
     assert meta["window"].iloc[val].nunique() == 2
-    assert set(meta["source_id"].iloc[val]).isdisjoint(meta["source_id"].iloc[train])  # no copy of a validation clip trains
+    assert set(meta["source_id"].iloc[val]).isdisjoint(
+        meta["source_id"].iloc[train]
+    )  # no copy of a validation clip trains
     # every row is in training, in validation, or is a copy of a validation clip (left out of both)
     left_out = np.setdiff1d(np.arange(len(meta)), np.concatenate([train, val]))
     assert set(left_out) == set(_copies_of(meta, val)) - set(val)

@@ -30,12 +30,18 @@ from ser_utils.synthetic import corpus as corpus_module
 FOLDERS = {"emovo": "EMOVO", "ravdess": "RAVDESS", "cremad": "CREMA-D"}
 #: File-name conventions of the real corpora (paths relative to the corpus folder).
 PATTERNS = {
-    "emovo": re.compile(r"^(?P<spk>[fm][1-3])/(?P<emo>dis|gio|neu|pau|rab|sor|tri)-(?P=spk)-"
-                        r"(?P<sent>b[1-3]|l[1-4]|n[1-5]|d[12])\.wav$"),
-    "ravdess": re.compile(r"^Actor_(?P<actor>\d\d)/03-01-(?P<emo>0[1-8])-(?P<int>0[12])-(?P<stmt>0[12])-"
-                          r"(?P<rep>0[12])-(?P=actor)\.wav$"),
-    "cremad": re.compile(r"^AudioWAV/(?P<actor>1\d{3})_(?P<sent>IEO|TIE|IOM|IWW|TAI|MTI|IWL|ITH|DFA|ITS|TSI|WSI)_"
-                         r"(?P<emo>ANG|DIS|FEA|HAP|NEU|SAD)_(?P<level>LO|MD|HI|XX)\.wav$"),
+    "emovo": re.compile(
+        r"^(?P<spk>[fm][1-3])/(?P<emo>dis|gio|neu|pau|rab|sor|tri)-(?P=spk)-"
+        r"(?P<sent>b[1-3]|l[1-4]|n[1-5]|d[12])\.wav$"
+    ),
+    "ravdess": re.compile(
+        r"^Actor_(?P<actor>\d\d)/03-01-(?P<emo>0[1-8])-(?P<int>0[12])-(?P<stmt>0[12])-"
+        r"(?P<rep>0[12])-(?P=actor)\.wav$"
+    ),
+    "cremad": re.compile(
+        r"^AudioWAV/(?P<actor>1\d{3})_(?P<sent>IEO|TIE|IOM|IWW|TAI|MTI|IWL|ITH|DFA|ITS|TSI|WSI)_"
+        r"(?P<emo>ANG|DIS|FEA|HAP|NEU|SAD)_(?P<level>LO|MD|HI|XX)\.wav$"
+    ),
 }
 #: Each layout's codes for the emotions whose acoustic effects are checked.
 CODES = {
@@ -53,8 +59,11 @@ def _relpaths(folder: Path) -> list[str]:
 
 def _file_state(folder: Path) -> dict[str, tuple[int, int]]:
     """(inode, mtime) of every file, to tell whether anything was rewritten."""
-    return {p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 def _measure(path: Path) -> dict[str, float]:
@@ -66,8 +75,12 @@ def _measure(path: Path) -> dict[str, float]:
     f0 = librosa.yin(y16, fmin=60, fmax=600, sr=16000, frame_length=1024, hop_length=256)
     n = min(rms.size, f0.size)
     loud = rms[:n] > rms.max() * 10 ** (-20 / 20)
-    return {"duration": y.shape[0] / sr, "rms_db": 20 * np.log10(np.sqrt(np.mean(mono**2))),
-            "peak": float(np.abs(y).max()), "f0": float(np.median(f0[:n][loud]))}
+    return {
+        "duration": y.shape[0] / sr,
+        "rms_db": 20 * np.log10(np.sqrt(np.mean(mono**2))),
+        "peak": float(np.abs(y).max()),
+        "f0": float(np.median(f0[:n][loud])),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +95,10 @@ def small_root(session_tmp: Path) -> Path:
 @pytest.fixture(scope="session")
 def measurements(small_root: Path) -> dict[str, dict[str, dict[str, float]]]:
     """Per layout, per relative path: the acoustic measurements of every small-corpus file."""
-    return {layout: {rel: _measure(small_root / FOLDERS[layout] / rel)
-                     for rel in _relpaths(small_root / FOLDERS[layout])} for layout in LAYOUTS}
+    return {
+        layout: {rel: _measure(small_root / FOLDERS[layout] / rel) for rel in _relpaths(small_root / FOLDERS[layout])}
+        for layout in LAYOUTS
+    }
 
 
 def _by(layout: str, values: dict[str, dict[str, float]], group: str) -> dict[str, list[dict[str, float]]]:
@@ -273,8 +288,9 @@ def test_concurrent_ensure_generates_once(tmp_path: Path, monkeypatch: pytest.Mo
     generate = corpus_module._generate
     monkeypatch.setattr(corpus_module, "_generate", lambda *args: (calls.append(args), generate(*args)))
     with ThreadPoolExecutor(2) as pool:
-        folders = list(pool.map(lambda _: ensure_corpus("cremad", tmp_path, size="small", n_jobs=1,
-                                                        progress=False), range(2)))
+        folders = list(
+            pool.map(lambda _: ensure_corpus("cremad", tmp_path, size="small", n_jobs=1, progress=False), range(2))
+        )
     assert folders[0] == folders[1] == tmp_path / "CREMA-D"
     assert json.loads((folders[0] / MARKER).read_text())["n_files"] == len(_relpaths(folders[0]))
     assert len(calls) == 1

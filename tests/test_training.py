@@ -44,7 +44,9 @@ def test_loso_trains_validates_and_tests_on_the_right_rows(monkeypatch, toy_tabl
     table = toy_table(kind="windows", windows=2, copies=1, speakers=4, index_column=True)
     meta = table.meta
     seen = []
-    _spy_on_fits(monkeypatch, lambda m, X, y, kw: seen.append((X[0][:, 0].astype(int), kw["X_val"][0][:, 0].astype(int))))
+    _spy_on_fits(
+        monkeypatch, lambda m, X, y, kw: seen.append((X[0][:, 0].astype(int), kw["X_val"][0][:, 0].astype(int)))
+    )
     result = cross_validate(_network(FAST.replace(epochs=2)), table, "loso", experiment="toy", progress=False)
     assert list(result.per_fold["fold"]) == [f"speaker s{i}" for i in range(4)]
     assert len(seen) == 4
@@ -87,8 +89,9 @@ def test_same_seed_same_results_and_a_learnable_problem_is_learned(toy_table) ->
 def test_record_plots_and_tables(tmp_path, toy_table) -> None:
     from ser_utils.results import open_report
 
-    result = cross_validate(_network(FAST.replace(epochs=2)), toy_table(), "loso", experiment="CNN-1 toy",
-                            progress=False)
+    result = cross_validate(
+        _network(FAST.replace(epochs=2)), toy_table(), "loso", experiment="CNN-1 toy", progress=False
+    )
     report = open_report(tmp_path, "05_cnn", dataset="toy", seed=0)
     row = result.record(report, notes="toy")
     saved = pd.read_csv(tmp_path / "results.csv")
@@ -106,9 +109,17 @@ def test_record_plots_and_tables(tmp_path, toy_table) -> None:
 
 def test_multi_input_tables_are_aligned_on_utt_id(toy_table) -> None:
     deep, stats = toy_table(shape=(12,)), toy_table(shape=(5,), seed=1)
-    stats = FeatureTable(X=stats.X[1:][::-1], meta=stats.meta.iloc[1:][::-1].reset_index(drop=True), skipped=stats.skipped,
-                         feature_names=None, feature_set="stats", kind="vector", params={}, audio=stats.audio,
-                         config_key="toy")
+    stats = FeatureTable(
+        X=stats.X[1:][::-1],
+        meta=stats.meta.iloc[1:][::-1].reset_index(drop=True),
+        skipped=stats.skipped,
+        feature_names=None,
+        feature_set="stats",
+        kind="vector",
+        params={},
+        audio=stats.audio,
+        config_key="toy",
+    )
     aligned = as_tables([deep, stats])
     X = model_inputs(aligned)
     assert len(aligned[0]) == len(aligned[1]) == len(deep) - 1
@@ -137,8 +148,19 @@ def test_training_batches_mixup_and_specaugment_are_reproducible() -> None:
     rng = np.random.default_rng(0)
     images = rng.normal(size=(20, 16, 24)).astype(np.float32)
     Y = np.eye(4, dtype=np.float32)[np.arange(20) % 4]
-    make = lambda: Batches([images], Y, np.ones(20, np.float32), batch_size=8, seed=3,  # noqa: E731
-                           mixup_alpha=0.4, spec_augment_inputs=[0], kinds=["image"])
+
+    def make():
+        return Batches(
+            [images],
+            Y,
+            np.ones(20, np.float32),
+            batch_size=8,
+            seed=3,
+            mixup_alpha=0.4,
+            spec_augment_inputs=[0],
+            kinds=["image"],
+        )
+
     first, again = make(), make()
     x1, y1, w1 = first[0]
     x2, y2, _ = again[0]
@@ -160,16 +182,24 @@ def test_progressive_resizing_and_refit(toy_table) -> None:
     small, large = toy_table(kind="image", shape=(8, 8)), toy_table(kind="image", shape=(16, 16))
     config = FAST.replace(epochs=2, progressive_epochs=2)
     params = {"filters": (4, 8)}
-    result = cross_validate(_network(config, "cnn2d", params), [small, large], "loso", experiment="prog", max_folds=1,
-                            progress=False)
+    result = cross_validate(
+        _network(config, "cnn2d", params), [small, large], "loso", experiment="prog", max_folds=1, progress=False
+    )
     history = next(iter(result.histories.values()))
     assert list(history["stage"].fillna("small")) == ["small"] * 2 + ["large"] * 2  # 2 epochs small, then 2 large
-    plain = cross_validate(_network(config, "cnn2d", params), small, "loso", experiment="small", max_folds=1,
-                           progress=False)
+    plain = cross_validate(
+        _network(config, "cnn2d", params), small, "loso", experiment="small", max_folds=1, progress=False
+    )
     assert result.info["parameters"] == plain.info["parameters"]  # the same network, on larger images
     assert "stage" not in next(iter(plain.histories.values()))  # no large images given: no progressive stage
-    refit = cross_validate(_network(FAST.replace(epochs=2, refit=True)), toy_table(), "loso", experiment="refit",
-                           max_folds=1, progress=False)
+    refit = cross_validate(
+        _network(FAST.replace(epochs=2, refit=True)),
+        toy_table(),
+        "loso",
+        experiment="refit",
+        max_folds=1,
+        progress=False,
+    )
     assert "refit" in set(next(iter(refit.histories.values()))["stage"])
 
 
@@ -208,8 +238,9 @@ def test_label_smoothing_softens_the_targets() -> None:
     rng = np.random.default_rng(0)
     y = np.arange(30) % 3
     X = [(rng.normal(0, 0.1, (30, 12)) + (y[:, None] - 1) * 3.0).astype(np.float32)]
-    config = TrainConfig(epochs=15, batch_size=16, learning_rate=0.02, patience=0, reduce_lr_patience=0,
-                         class_weight=False)
+    config = TrainConfig(
+        epochs=15, batch_size=16, learning_rate=0.02, patience=0, reduce_lr_patience=0, class_weight=False
+    )
     hard = fit_network("cnn1", X, y, 3, params=SMALL_CNN, config=config, seed=1)
     soft = fit_network("cnn1", X, y, 3, params=SMALL_CNN, config=config.replace(label_smoothing=0.3), seed=1)
     hard_confidence = predict_proba(hard.model, X).max(axis=1).mean()
@@ -218,8 +249,9 @@ def test_label_smoothing_softens_the_targets() -> None:
 
 
 def test_ensemble_histories_are_plotted_for_the_first_member(toy_table) -> None:
-    result = cross_validate(_network(FAST.replace(epochs=2, ensemble=2)), toy_table(), "loso", experiment="ens",
-                            max_folds=1, progress=False)
+    result = cross_validate(
+        _network(FAST.replace(epochs=2, ensemble=2)), toy_table(), "loso", experiment="ens", max_folds=1, progress=False
+    )
     assert len(display.plot_histories(result.histories).axes[0].lines) == 2  # curves of the first member only
 
 
@@ -258,8 +290,17 @@ def test_a_fit_does_not_depend_on_earlier_fits_of_the_same_network(toy_table) ->
     val = dict(X_val=[np.asarray(table.X[36:])], y_val=codes(table)[36:])
     first = fit_network("cnn1", X, y, 3, params=SMALL_CNN, config=config, seed=4, **val)
     # another fit in between, on other data, whose validation loss rises (wrong labels): the learning rate drops
-    between = fit_network("cnn1", [np.asarray(other.X)], codes(other), 3, params=SMALL_CNN, config=config, seed=9,
-                          X_val=[np.asarray(other.X[:18])], y_val=(codes(other)[:18] + 1) % 3)
+    between = fit_network(
+        "cnn1",
+        [np.asarray(other.X)],
+        codes(other),
+        3,
+        params=SMALL_CNN,
+        config=config,
+        seed=9,
+        X_val=[np.asarray(other.X[:18])],
+        y_val=(codes(other)[:18] + 1) % 3,
+    )
     assert between.history["learning_rate"].iloc[-1] < config.learning_rate
     again = fit_network("cnn1", X, y, 3, params=SMALL_CNN, config=config, seed=4, **val)
     pd.testing.assert_frame_equal(first.history.drop(columns="seconds"), again.history.drop(columns="seconds"))

@@ -38,25 +38,51 @@ PRETRAIN = FAST.replace(epochs=15, patience=5)
 PARAMS = {"filters": 8}
 
 
-def corpus_table(corpus: str, emotions: tuple[str, ...], *, speakers: int = 3, sentences: int = 3, copies: int = 0,
-                 seed: int = 0, shift: float = 0.0) -> FeatureTable:
+def corpus_table(
+    corpus: str,
+    emotions: tuple[str, ...],
+    *,
+    speakers: int = 3,
+    sentences: int = 3,
+    copies: int = 0,
+    seed: int = 0,
+    shift: float = 0.0,
+) -> FeatureTable:
     """A 12-value feature table: each emotion has its own direction (shared across corpora), speakers an offset."""
     rng = np.random.default_rng(seed)
-    directions = {e: np.random.default_rng(100 + i).normal(0, 1, 12) for i, e in
-                  enumerate(("angry", "happy", "neutral", "sad", "fearful", "disgust"))}
+    directions = {
+        e: np.random.default_rng(100 + i).normal(0, 1, 12)
+        for i, e in enumerate(("angry", "happy", "neutral", "sad", "fearful", "disgust"))
+    }
     rows, X = [], []
     for s in range(speakers):
         for p in range(sentences):
             for e in emotions:
                 utt = f"{corpus}_s{s}_p{p}_{e}"
                 for c in range(copies + 1):
-                    rows.append({"utt_id": utt if c == 0 else f"{utt}#noise{c}", "source_id": utt, "corpus": corpus,
-                                 "speaker": f"{corpus}_s{s}", "sentence": f"p{p}", "emotion": e,
-                                 "augmentation": "" if c == 0 else "noise"})
+                    rows.append(
+                        {
+                            "utt_id": utt if c == 0 else f"{utt}#noise{c}",
+                            "source_id": utt,
+                            "corpus": corpus,
+                            "speaker": f"{corpus}_s{s}",
+                            "sentence": f"p{p}",
+                            "emotion": e,
+                            "augmentation": "" if c == 0 else "noise",
+                        }
+                    )
                     X.append(2.0 * directions[e] + rng.normal(0, 1, 12) + 0.3 * s + shift)
-    return FeatureTable(X=np.asarray(X, np.float32), meta=pd.DataFrame(rows), skipped=pd.DataFrame(),
-                        feature_names=None, feature_set="kaggle162", kind="vector", params={}, audio=AudioConfig(),
-                        config_key=f"toy-{corpus}")
+    return FeatureTable(
+        X=np.asarray(X, np.float32),
+        meta=pd.DataFrame(rows),
+        skipped=pd.DataFrame(),
+        feature_names=None,
+        feature_set="kaggle162",
+        kind="vector",
+        params={},
+        audio=AudioConfig(),
+        config_key=f"toy-{corpus}",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +123,14 @@ def test_load_available_names_what_is_missing(tmp_path) -> None:
     both, common = cross_corpus_dataset(ravdess, found)
     assert common == sorted(set(ravdess.dataset.manifest["emotion"]) & set(found.dataset.manifest["emotion"]))
     assert "surprised" in set(ravdess.dataset.manifest["emotion"]) and "surprised" not in common
-    assert set(both.manifest["emotion"]) == set(common) and set(both.manifest["corpus"]) == {"demo-ravdess", "demo-cremad"}
-    assert len(both.manifest) == ravdess.dataset.manifest["emotion"].isin(common).sum() + \
-        found.dataset.manifest["emotion"].isin(common).sum()
+    assert set(both.manifest["emotion"]) == set(common) and set(both.manifest["corpus"]) == {
+        "demo-ravdess",
+        "demo-cremad",
+    }
+    assert (
+        len(both.manifest)
+        == ravdess.dataset.manifest["emotion"].isin(common).sum() + found.dataset.manifest["emotion"].isin(common).sum()
+    )
     with pytest.raises(ValueError, match="at least one training and one test corpus"):
         cross_corpus_dataset(ravdess, nothing)
 
@@ -132,15 +163,22 @@ def test_pretrain_again_reads_the_cache_and_other_settings_get_another_key(sourc
     assert pretrain(table, "cnn1", params=PARAMS, config=PRETRAIN.to_dict(), cache_root=cache).path == first.path
     key = pretraining_key([table], "cnn1", PARAMS, PRETRAIN, False)
     assert first.path.name == f"cnn1-{key}.keras"
-    assert pretraining_key([table], "cnn1", PARAMS, PRETRAIN.replace(verbose=1), False) == key  # verbosity changes nothing
+    assert (
+        pretraining_key([table], "cnn1", PARAMS, PRETRAIN.replace(verbose=1), False) == key
+    )  # verbosity changes nothing
     changed = {
         "config": pretraining_key([table], "cnn1", PARAMS, PRETRAIN.replace(epochs=16), False),
         "learning rate": pretraining_key([table], "cnn1", PARAMS, PRETRAIN.replace(learning_rate=3e-3), False),
         "params": pretraining_key([table], "cnn1", {"filters": 16}, PRETRAIN, False),
         "network": pretraining_key([table], "cnn4", PARAMS, PRETRAIN, False),
         "speaker_norm": pretraining_key([table], "cnn1", PARAMS, PRETRAIN, True),
-        "features": pretraining_key([corpus_table("src", ("angry", "happy", "neutral", "sad"), speakers=4, seed=5)],
-                                    "cnn1", PARAMS, PRETRAIN, False),
+        "features": pretraining_key(
+            [corpus_table("src", ("angry", "happy", "neutral", "sad"), speakers=4, seed=5)],
+            "cnn1",
+            PARAMS,
+            PRETRAIN,
+            False,
+        ),
     }
     assert key not in changed.values() and len(set(changed.values())) == len(changed)
 
@@ -202,7 +240,9 @@ def test_new_head_copies_weights_and_freezes_all_but_the_output(source) -> None:
     assert all(not w.any() for w in network.get_layer("emotion").get_weights())  # zero-initialised: uniform start
     probabilities = predict_proba(network, [np.asarray(table.X[:4])])
     np.testing.assert_allclose(probabilities, 1 / 3, rtol=1e-6)
-    np.testing.assert_array_equal(network.get_layer("conv").get_weights()[0], source_network.get_layer("conv").get_weights()[0])
+    np.testing.assert_array_equal(
+        network.get_layer("conv").get_weights()[0], source_network.get_layer("conv").get_weights()[0]
+    )
     assert [layer.name for layer in network.layers if layer.trainable and layer.weights] == ["emotion"]
     assert [layer.name for layer in last_block(network)][0] == "conv"
     assert "conv" in unfreeze_last_block(network) and network.get_layer("conv").trainable
@@ -228,8 +268,14 @@ def test_fine_tuning_trains_on_training_folds_only(source, strategy, monkeypatch
         return real_fit(model_name, X_train, y_train, n_classes, **kwargs)
 
     monkeypatch.setattr(estimators, "fit_network", spy)
-    result = cross_validate(_estimator(strategy, trained, FAST.replace(epochs=2)), target, "loso", experiment=strategy,
-                            max_folds=2, progress=False)
+    result = cross_validate(
+        _estimator(strategy, trained, FAST.replace(epochs=2)),
+        target,
+        "loso",
+        experiment=strategy,
+        max_folds=2,
+        progress=False,
+    )
     assert list(result.per_fold["fold"]) == ["speaker tgt_s0", "speaker tgt_s1"]
     assert result.labels == ["angry", "disgust", "sad"]  # the target's emotions: a new head
     assert result.predictions["source_id"].is_unique and len(result.predictions) == 2 * 9
@@ -272,15 +318,20 @@ def test_fine_tuning_checks_features_and_strategy(source, tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown strategy"):
         cross_validate(FineTuner(trained.path, "freeze", FAST), right, "loso", experiment="x", progress=False)
     with pytest.raises(modelfile.ModelFileError, match="not found"):
-        cross_validate(FineTuner(tmp_path / "nowhere.keras", "head", FAST), right, "loso", experiment="x",
-                       progress=False)
+        cross_validate(
+            FineTuner(tmp_path / "nowhere.keras", "head", FAST), right, "loso", experiment="x", progress=False
+        )
 
 
 def test_summary_table_and_gains(source) -> None:
     _, trained = source
     target = _target(emotions=("angry", "sad", "neutral"), seed=2)
-    results = {(s, False, "loso"): cross_validate(_estimator(s, trained, FAST.replace(epochs=2)), target, "loso",
-                                                  experiment=s, progress=False) for s in ("head", "scratch")}
+    results = {
+        (s, False, "loso"): cross_validate(
+            _estimator(s, trained, FAST.replace(epochs=2)), target, "loso", experiment=s, progress=False
+        )
+        for s in ("head", "scratch")
+    }
     table = summary_table(results, transfer="head", protocols=("loso", "lopo"))
     assert list(table.index) == ["target only", "transfer", "augmentation", "transfer + augmentation"]
     assert list(table.columns) == ["LOSO", "LOPO"]
@@ -290,7 +341,8 @@ def test_summary_table_and_gains(source) -> None:
     assert table.loc["transfer", "LOSO"] == results[("head", False, "loso")].cell()
     delta = gains(results, transfer="head")
     assert delta["transfer − target only"] == pytest.approx(
-        mean - results[("scratch", False, "loso")].summary().loc["uar", "mean"])
+        mean - results[("scratch", False, "loso")].summary().loc["uar", "mean"]
+    )
     assert np.isnan(delta["transfer + aug − augmentation"])
 
 
@@ -299,11 +351,26 @@ def test_cross_corpus_trains_on_one_group_and_tests_on_the_other() -> None:
     b = corpus_table("b", ("angry", "sad"), speakers=2, seed=3)
     c = corpus_table("c", ("angry", "sad"), speakers=1, seed=4)
     parts = [a, b, c]
-    both = FeatureTable(X=np.vstack([t.X for t in parts]), meta=pd.concat([t.meta for t in parts], ignore_index=True),
-                        skipped=pd.DataFrame(), feature_names=None, feature_set="kaggle162", kind="vector", params={},
-                        audio=AudioConfig(), config_key="toy-abc")
-    result = cross_validate(NetworkClassifier("cnn1", PARAMS, FAST.replace(epochs=2)), both, "cross_corpus",
-                            experiment="a → b+c", train_corpora=["a"], test_corpora=["b", "c"], progress=False)
+    both = FeatureTable(
+        X=np.vstack([t.X for t in parts]),
+        meta=pd.concat([t.meta for t in parts], ignore_index=True),
+        skipped=pd.DataFrame(),
+        feature_names=None,
+        feature_set="kaggle162",
+        kind="vector",
+        params={},
+        audio=AudioConfig(),
+        config_key="toy-abc",
+    )
+    result = cross_validate(
+        NetworkClassifier("cnn1", PARAMS, FAST.replace(epochs=2)),
+        both,
+        "cross_corpus",
+        experiment="a → b+c",
+        train_corpora=["a"],
+        test_corpora=["b", "c"],
+        progress=False,
+    )
     assert len(result.per_fold) == 1 and result.per_fold["n_test"].iloc[0] == len(b.meta) + len(c.meta)
     assert result.per_fold["n_train"].iloc[0] == len(a.meta)
     assert set(result.predictions["source_id"]) == set(b.meta["source_id"]) | set(c.meta["source_id"])

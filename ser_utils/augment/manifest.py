@@ -60,12 +60,15 @@ def _check_input(train: pd.DataFrame, presets: list[str], copies: int) -> None:
     if "augmentation" in train:
         done = train.loc[train["augmentation"].fillna("").astype(str) != "", "utt_id"]
         if len(done):
-            raise ValueError("augment_manifest takes original clips, not augmented copies "
-                             f"(the copy's own augmentation would be lost); already augmented: {list(done[:5])}")
+            raise ValueError(
+                "augment_manifest takes original clips, not augmented copies "
+                f"(the copy's own augmentation would be lost); already augmented: {list(done[:5])}"
+            )
 
 
-def augment_manifest(train: pd.DataFrame, presets: list[str] | str, *, copies: int = 1, seed: int = 0,
-                     include_original: bool = False) -> pd.DataFrame:
+def augment_manifest(
+    train: pd.DataFrame, presets: list[str] | str, *, copies: int = 1, seed: int = 0, include_original: bool = False
+) -> pd.DataFrame:
     """One new row per (training row, preset, copy), each tied to its source clip; no audio is processed.
 
     Every column is copied; ``utt_id`` becomes ``"{utt_id}#{preset}{copy}"`` (copy counts from 0),
@@ -77,8 +80,9 @@ def augment_manifest(train: pd.DataFrame, presets: list[str] | str, *, copies: i
     _check_input(train, presets, copies)
     fixed = [p for p in presets if not PRESETS[p].varies_with_seed]
     if copies > 1 and fixed:
-        warnings.warn(f"presets {fixed} do not depend on the seed: their {copies} copies of a clip are identical",
-                      stacklevel=2)
+        warnings.warn(
+            f"presets {fixed} do not depend on the seed: their {copies} copies of a clip are identical", stacklevel=2
+        )
     base = train.reset_index(drop=True).copy()
     base["source_id"] = source_ids(base).to_numpy()
     base["utt_id"] = base["utt_id"].astype(str)
@@ -102,5 +106,7 @@ def assert_no_leak(train: pd.DataFrame, test: pd.DataFrame) -> None:
     shared = sorted(set(source_ids(train)) & set(source_ids(test)))
     if shared:
         shown = ", ".join(shared[:5]) + (" …" if len(shared) > 5 else "")
-        raise LeakageError(f"{len(shared)} source clip(s) appear in both train and test (augmented copies count "
-                           f"as their source): {shown}. Split first, then augment the training rows only.")
+        raise LeakageError(
+            f"{len(shared)} source clip(s) appear in both train and test (augmented copies count "
+            f"as their source): {shown}. Split first, then augment the training rows only."
+        )

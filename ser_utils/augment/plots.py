@@ -44,15 +44,25 @@ def plot_augmentations(y: np.ndarray, augmented: Mapping[str, np.ndarray], sr: i
     vmin, vmax = _colour_range(list(mels.values()))
     peak = max(float(np.max(np.abs(c))) for c in clips.values()) * 1.05
     longest = max(len(c) for c in clips.values()) / sr
-    fig, axes = plt.subplots(len(clips), 2, figsize=(13, 1.9 * len(clips)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1.25]})
+    fig, axes = plt.subplots(
+        len(clips), 2, figsize=(13, 1.9 * len(clips)), squeeze=False, gridspec_kw={"width_ratios": [1, 1.25]}
+    )
     for (wave_ax, spec_ax), (name, clip) in zip(axes, clips.items()):
         if name != "original":
             _draw_wave(wave_ax, y, sr, color="0.8", label="original")
         _draw_wave(wave_ax, clip, sr, color="C0", alpha=0.8, label=name)
         wave_ax.set(xlim=(0, longest), ylim=(-peak, peak), title=name, xlabel="", ylabel="")
-        librosa.display.specshow(mels[name], sr=sr, hop_length=HOP_LENGTH, x_axis="time", y_axis="mel", ax=spec_ax,
-                                 cmap="magma", vmin=vmin, vmax=vmax)
+        librosa.display.specshow(
+            mels[name],
+            sr=sr,
+            hop_length=HOP_LENGTH,
+            x_axis="time",
+            y_axis="mel",
+            ax=spec_ax,
+            cmap="magma",
+            vmin=vmin,
+            vmax=vmax,
+        )
         spec_ax.set(xlim=(0, longest), title=f"log-mel · {name}", xlabel="", ylabel="Hz")
     fig.tight_layout()
     return fig
@@ -64,10 +74,11 @@ def plot_spectrograms(images: Mapping[str, np.ndarray], sr: int, *, ncols: int =
     vmin, vmax = _colour_range(list(images.values()))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 2.9 * nrows), squeeze=False)
     for ax, (title, image) in zip(axes.flat, images.items()):
-        librosa.display.specshow(image, sr=sr, hop_length=hop_length, x_axis="time", y_axis="mel", ax=ax,
-                                 cmap="magma", vmin=vmin, vmax=vmax)
+        librosa.display.specshow(
+            image, sr=sr, hop_length=hop_length, x_axis="time", y_axis="mel", ax=ax, cmap="magma", vmin=vmin, vmax=vmax
+        )
         ax.set(title=title, xlabel="", ylabel="")
-    for ax in list(axes.flat)[len(images):]:
+    for ax in list(axes.flat)[len(images) :]:
         ax.axis("off")
     fig.tight_layout()
     return fig
@@ -87,22 +98,33 @@ def _high_band_share(y: np.ndarray, sr: int, above_hz: float) -> float:
     return float(power[freqs > above_hz].sum() / max(power.sum(), 1e-20))
 
 
-def effect_table(y: np.ndarray, augmented: Mapping[str, np.ndarray], sr: int, *, high_hz: float = 3000.0) -> pd.DataFrame:
+def effect_table(
+    y: np.ndarray, augmented: Mapping[str, np.ndarray], sr: int, *, high_hz: float = 3000.0
+) -> pd.DataFrame:
     """What each augmentation measurably did to the clip: duration, level, pitch, high-band energy, SNR."""
     base_rms, base_f0, base_high = rms(y), _median_f0(y, sr), _high_band_share(y, sr, high_hz)
     rows = []
     for name, z in augmented.items():
         same_length = len(z) == len(y)
         residual = rms(z - y) if same_length else np.nan
-        rows.append({
-            "augmentation": name,
-            "duration ratio": len(z) / len(y),
-            "level change (dB)": 20 * np.log10(max(rms(z), 1e-12) / max(base_rms, 1e-12)),
-            "median F0 change (semitones)": 12 * np.log2(_median_f0(z, sr) / base_f0),
-            f"energy above {high_hz / 1000:g} kHz (%)": 100 * _high_band_share(z, sr, high_hz),
-            "signal-to-difference (dB)": 20 * np.log10(base_rms / residual) if same_length and residual > 0 else np.nan,
-        })
-    original = {"augmentation": "(original)", "duration ratio": 1.0, "level change (dB)": 0.0,
-                "median F0 change (semitones)": 0.0, f"energy above {high_hz / 1000:g} kHz (%)": 100 * base_high,
-                "signal-to-difference (dB)": np.nan}
+        rows.append(
+            {
+                "augmentation": name,
+                "duration ratio": len(z) / len(y),
+                "level change (dB)": 20 * np.log10(max(rms(z), 1e-12) / max(base_rms, 1e-12)),
+                "median F0 change (semitones)": 12 * np.log2(_median_f0(z, sr) / base_f0),
+                f"energy above {high_hz / 1000:g} kHz (%)": 100 * _high_band_share(z, sr, high_hz),
+                "signal-to-difference (dB)": 20 * np.log10(base_rms / residual)
+                if same_length and residual > 0
+                else np.nan,
+            }
+        )
+    original = {
+        "augmentation": "(original)",
+        "duration ratio": 1.0,
+        "level change (dB)": 0.0,
+        "median F0 change (semitones)": 0.0,
+        f"energy above {high_hz / 1000:g} kHz (%)": 100 * base_high,
+        "signal-to-difference (dB)": np.nan,
+    }
     return pd.DataFrame([original, *rows]).set_index("augmentation").round(2)

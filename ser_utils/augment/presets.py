@@ -53,14 +53,16 @@ def _random_chain():
     """The ``random`` preset: audiomentations Compose of several transforms, each with its own probability."""
     from audiomentations import AddGaussianSNR, Compose, Gain, LowPassFilter, PitchShift, Shift, TimeStretch
 
-    return Compose([
-        AddGaussianSNR(min_snr_db=10.0, max_snr_db=30.0, p=0.5),
-        TimeStretch(min_rate=0.8, max_rate=1.25, leave_length_unchanged=False, p=0.5),
-        PitchShift(min_semitones=-4.0, max_semitones=4.0, p=0.5),
-        LowPassFilter(min_cutoff_freq=2000.0, max_cutoff_freq=6000.0, p=0.3),
-        Gain(min_gain_db=-6.0, max_gain_db=6.0, p=0.5),
-        Shift(min_shift=-0.1, max_shift=0.1, shift_unit="fraction", rollover=True, p=0.5),
-    ])
+    return Compose(
+        [
+            AddGaussianSNR(min_snr_db=10.0, max_snr_db=30.0, p=0.5),
+            TimeStretch(min_rate=0.8, max_rate=1.25, leave_length_unchanged=False, p=0.5),
+            PitchShift(min_semitones=-4.0, max_semitones=4.0, p=0.5),
+            LowPassFilter(min_cutoff_freq=2000.0, max_cutoff_freq=6000.0, p=0.3),
+            Gain(min_gain_db=-6.0, max_gain_db=6.0, p=0.5),
+            Shift(min_shift=-0.1, max_shift=0.1, shift_unit="fraction", rollover=True, p=0.5),
+        ]
+    )
 
 
 def _apply_chain(y: np.ndarray, sr: int, rng: np.random.Generator, chain: str) -> np.ndarray:
@@ -80,33 +82,80 @@ def _shift(y: np.ndarray, sr: int, rng: np.random.Generator, max_shift_s: float,
 
 
 #: Every preset by name (``describe_presets()`` shows them as a table).
-PRESETS: dict[str, Preset] = {p.name: p for p in [
-    Preset("noise", "white noise scaled to the clip's peak: amp = factor · U(0,1) · max|y|", {"factor": 0.035},
-           True, "Kaggle SER notebooks (widely copied)",
-           lambda y, sr, rng, factor: wf.add_peak_noise(y, factor, rng)),
-    Preset("noise_snr", "white noise at a fixed signal-to-noise ratio (clip RMS)", {"snr_db": 15.0},
-           True, "controlled alternative to 'noise'",
-           lambda y, sr, rng, snr_db: wf.add_noise_snr(y, snr_db, rng)),
-    Preset("stretch", "slower tempo, same pitch (clip 1/rate longer)", {"rate": 0.8},
-           False, "Kaggle SER notebooks (librosa time_stretch, rate 0.8)",
-           lambda y, sr, rng, rate: wf.time_stretch(y, sr, rate)),
-    Preset("pitch", "higher pitch (and formants), same duration", {"semitones": 7.0},
-           False, "reference study (+7 semitones)",
-           lambda y, sr, rng, semitones: wf.pitch_shift(y, sr, semitones)),
-    Preset("lowpass", "Butterworth low-pass: muffled, band-limited channel",
-           {"cutoff_hz": 3000.0, "rolloff_db_per_octave": 24},
-           False, "reference studies (low-pass filtering)",
-           lambda y, sr, rng, cutoff_hz, rolloff_db_per_octave: wf.low_pass(
-               y, sr, cutoff_hz, rolloff_db_per_octave=rolloff_db_per_octave)),
-    Preset("gain", "louder or softer by a gain drawn uniformly in dB", {"min_gain_db": -6.0, "max_gain_db": 6.0},
-           True, "reference studies (volume change)", _gain),
-    Preset("shift", "circular time shift by up to ±max seconds (np.roll)", {"max_shift_s": 0.3, "rollover": True},
-           True, "Kaggle SER notebooks (np.roll by up to ±5000 samples)", _shift),
-    Preset("random", "audiomentations Compose, each step with its own probability",
-           {"chain": "SNR noise 10–30 dB (p .5) → stretch 0.8–1.25 (p .5) → pitch ±4 st (p .5) → "
-                     "low-pass 2–6 kHz (p .3) → gain ±6 dB (p .5) → roll ±10 % (p .5)"},
-           True, "audiomentations-style random pipeline", _apply_chain),
-]}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "noise",
+            "white noise scaled to the clip's peak: amp = factor · U(0,1) · max|y|",
+            {"factor": 0.035},
+            True,
+            "Kaggle SER notebooks (widely copied)",
+            lambda y, sr, rng, factor: wf.add_peak_noise(y, factor, rng),
+        ),
+        Preset(
+            "noise_snr",
+            "white noise at a fixed signal-to-noise ratio (clip RMS)",
+            {"snr_db": 15.0},
+            True,
+            "controlled alternative to 'noise'",
+            lambda y, sr, rng, snr_db: wf.add_noise_snr(y, snr_db, rng),
+        ),
+        Preset(
+            "stretch",
+            "slower tempo, same pitch (clip 1/rate longer)",
+            {"rate": 0.8},
+            False,
+            "Kaggle SER notebooks (librosa time_stretch, rate 0.8)",
+            lambda y, sr, rng, rate: wf.time_stretch(y, sr, rate),
+        ),
+        Preset(
+            "pitch",
+            "higher pitch (and formants), same duration",
+            {"semitones": 7.0},
+            False,
+            "reference study (+7 semitones)",
+            lambda y, sr, rng, semitones: wf.pitch_shift(y, sr, semitones),
+        ),
+        Preset(
+            "lowpass",
+            "Butterworth low-pass: muffled, band-limited channel",
+            {"cutoff_hz": 3000.0, "rolloff_db_per_octave": 24},
+            False,
+            "reference studies (low-pass filtering)",
+            lambda y, sr, rng, cutoff_hz, rolloff_db_per_octave: wf.low_pass(
+                y, sr, cutoff_hz, rolloff_db_per_octave=rolloff_db_per_octave
+            ),
+        ),
+        Preset(
+            "gain",
+            "louder or softer by a gain drawn uniformly in dB",
+            {"min_gain_db": -6.0, "max_gain_db": 6.0},
+            True,
+            "reference studies (volume change)",
+            _gain,
+        ),
+        Preset(
+            "shift",
+            "circular time shift by up to ±max seconds (np.roll)",
+            {"max_shift_s": 0.3, "rollover": True},
+            True,
+            "Kaggle SER notebooks (np.roll by up to ±5000 samples)",
+            _shift,
+        ),
+        Preset(
+            "random",
+            "audiomentations Compose, each step with its own probability",
+            {
+                "chain": "SNR noise 10–30 dB (p .5) → stretch 0.8–1.25 (p .5) → pitch ±4 st (p .5) → "
+                "low-pass 2–6 kHz (p .3) → gain ±6 dB (p .5) → roll ±10 % (p .5)"
+            },
+            True,
+            "audiomentations-style random pipeline",
+            _apply_chain,
+        ),
+    ]
+}
 
 
 def _unknown(name: object) -> ValueError:
@@ -138,8 +187,14 @@ def apply_augmentation(y: np.ndarray, sr: int, name: str, seed: int) -> np.ndarr
 
 def describe_presets(names: list[str] | None = None) -> pd.DataFrame:
     """The presets as a table: description, parameters, whether copies differ by seed, and the source."""
-    rows = [{"preset": p.name, "what it does": p.description,
-             "parameters": ", ".join(f"{k}={v}" for k, v in p.params.items()),
-             "varies with seed": p.varies_with_seed, "source": p.source}
-            for p in (get_preset(n) for n in (names or list(PRESETS)))]
+    rows = [
+        {
+            "preset": p.name,
+            "what it does": p.description,
+            "parameters": ", ".join(f"{k}={v}" for k, v in p.params.items()),
+            "varies with seed": p.varies_with_seed,
+            "source": p.source,
+        }
+        for p in (get_preset(n) for n in (names or list(PRESETS)))
+    ]
     return pd.DataFrame(rows).set_index("preset")

@@ -30,7 +30,7 @@ def mask_bands(S: np.ndarray, start: int, width: int, *, fill: float | None = No
     """Set frequency bands ``start … start+width-1`` (all frames) to ``fill``."""
     S = _as_image(S)
     out = S.copy()
-    out[start:start + width, :] = _fill_value(S, fill)
+    out[start : start + width, :] = _fill_value(S, fill)
     return out
 
 
@@ -38,12 +38,19 @@ def mask_frames(S: np.ndarray, start: int, width: int, *, fill: float | None = N
     """Set frames ``start … start+width-1`` (all bands) to ``fill``."""
     S = _as_image(S)
     out = S.copy()
-    out[:, start:start + width] = _fill_value(S, fill)
+    out[:, start : start + width] = _fill_value(S, fill)
     return out
 
 
-def spec_augment_mask(shape: tuple[int, int], rng: RngLike = None, *, freq_masks: int = 2, max_freq_width: int = 8,
-                      time_masks: int = 2, max_time_width: int = 20) -> np.ndarray:
+def spec_augment_mask(
+    shape: tuple[int, int],
+    rng: RngLike = None,
+    *,
+    freq_masks: int = 2,
+    max_freq_width: int = 8,
+    time_masks: int = 2,
+    max_time_width: int = 20,
+) -> np.ndarray:
     """The boolean mask SpecAugment would apply: each mask has width ~ U{0..max} and a uniform start."""
     gen = as_generator(rng)
     n_bands, n_frames = shape
@@ -51,20 +58,34 @@ def spec_augment_mask(shape: tuple[int, int], rng: RngLike = None, *, freq_masks
     for _ in range(freq_masks):
         width = int(gen.integers(0, min(max_freq_width, n_bands) + 1))
         start = int(gen.integers(0, n_bands - width + 1))
-        mask[start:start + width, :] = True
+        mask[start : start + width, :] = True
     for _ in range(time_masks):
         width = int(gen.integers(0, min(max_time_width, n_frames) + 1))
         start = int(gen.integers(0, n_frames - width + 1))
-        mask[:, start:start + width] = True
+        mask[:, start : start + width] = True
     return mask
 
 
-def spec_augment(S: np.ndarray, rng: RngLike = None, *, freq_masks: int = 2, max_freq_width: int = 8,
-                 time_masks: int = 2, max_time_width: int = 20, fill: float | None = None) -> np.ndarray:
+def spec_augment(
+    S: np.ndarray,
+    rng: RngLike = None,
+    *,
+    freq_masks: int = 2,
+    max_freq_width: int = 8,
+    time_masks: int = 2,
+    max_time_width: int = 20,
+    fill: float | None = None,
+) -> np.ndarray:
     """SpecAugment's frequency and time masking (no time warping); masked cells get ``fill`` (default: mean)."""
     S = _as_image(S)
-    mask = spec_augment_mask(S.shape, rng, freq_masks=freq_masks, max_freq_width=max_freq_width,
-                             time_masks=time_masks, max_time_width=max_time_width)
+    mask = spec_augment_mask(
+        S.shape,
+        rng,
+        freq_masks=freq_masks,
+        max_freq_width=max_freq_width,
+        time_masks=time_masks,
+        max_time_width=max_time_width,
+    )
     return np.where(mask, np.asarray(_fill_value(S, fill), dtype=S.dtype), S)
 
 
@@ -83,8 +104,9 @@ def zoom(S: np.ndarray, factor: float, rng: RngLike = None) -> np.ndarray:
     shape = np.array(S.shape, dtype=float)
     room = (shape - 1) * (1 - 1 / factor)  # how far the crop window can move along each axis
     offset = room / 2 if rng is None else as_generator(rng).uniform(0, 1, size=2) * room
-    return ndimage.affine_transform(S, np.full(2, 1 / factor), offset=offset, output_shape=S.shape,
-                                    order=1, mode="nearest")
+    return ndimage.affine_transform(
+        S, np.full(2, 1 / factor), offset=offset, output_shape=S.shape, order=1, mode="nearest"
+    )
 
 
 def brightness(S: np.ndarray, offset_db: float = 0.0, *, scale: float = 1.0) -> np.ndarray:
@@ -93,8 +115,9 @@ def brightness(S: np.ndarray, offset_db: float = 0.0, *, scale: float = 1.0) -> 
     return (S * scale + offset_db).astype(S.dtype)
 
 
-def image_augment(S: np.ndarray, rng: RngLike = None, *, max_degrees: float = 5.0, max_zoom: float = 1.15,
-                  max_offset_db: float = 6.0) -> np.ndarray:
+def image_augment(
+    S: np.ndarray, rng: RngLike = None, *, max_degrees: float = 5.0, max_zoom: float = 1.15, max_offset_db: float = 6.0
+) -> np.ndarray:
     """Random rotation, zoom and brightness offset in one go, each drawn uniformly up to its maximum."""
     gen = as_generator(rng)
     out = rotate(S, gen.uniform(-max_degrees, max_degrees))
@@ -102,8 +125,7 @@ def image_augment(S: np.ndarray, rng: RngLike = None, *, max_degrees: float = 5.
     return brightness(out, gen.uniform(-max_offset_db, max_offset_db))
 
 
-def mixup(x: np.ndarray, y_onehot: np.ndarray, alpha: float = 0.2, rng: RngLike = None, *,
-          return_pairs: bool = False):
+def mixup(x: np.ndarray, y_onehot: np.ndarray, alpha: float = 0.2, rng: RngLike = None, *, return_pairs: bool = False):
     """Mixup (Zhang et al., 2018) for a training batch: ``λ·x + (1-λ)·x[perm]``, labels mixed alike.
 
     One λ ~ Beta(alpha, alpha) per batch, partners from a permutation of the batch. Returns

@@ -77,8 +77,13 @@ def low_pass(y: np.ndarray, sr: int, cutoff_hz: float, *, rolloff_db_per_octave:
     if not 0 < cutoff_hz < sr / 2:
         raise ValueError(f"cutoff_hz must lie between 0 and the Nyquist frequency {sr / 2:g} Hz, got {cutoff_hz}")
     y = as_mono(y)
-    lowpass = LowPassFilter(min_cutoff_freq=cutoff_hz, max_cutoff_freq=cutoff_hz,
-                            min_rolloff=rolloff_db_per_octave, max_rolloff=rolloff_db_per_octave, p=1.0)
+    lowpass = LowPassFilter(
+        min_cutoff_freq=cutoff_hz,
+        max_cutoff_freq=cutoff_hz,
+        min_rolloff=rolloff_db_per_octave,
+        max_rolloff=rolloff_db_per_octave,
+        p=1.0,
+    )
     return np.ascontiguousarray(lowpass(y, sr), dtype=np.float32)
 
 
@@ -87,8 +92,14 @@ def gain(y: np.ndarray, gain_db: float) -> np.ndarray:
     return (as_mono(y) * np.float32(10 ** (gain_db / 20))).astype(np.float32)
 
 
-def time_shift(y: np.ndarray, sr: int, shift: float, *, unit: Literal["seconds", "fraction", "samples"] = "seconds",
-               rollover: bool = True) -> np.ndarray:
+def time_shift(
+    y: np.ndarray,
+    sr: int,
+    shift: float,
+    *,
+    unit: Literal["seconds", "fraction", "samples"] = "seconds",
+    rollover: bool = True,
+) -> np.ndarray:
     """Move the clip later (``shift`` > 0) or earlier; ``rollover`` wraps around, otherwise zeros fill in."""
     y = as_mono(y)
     factor = {"seconds": sr, "fraction": len(y), "samples": 1}

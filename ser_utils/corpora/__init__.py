@@ -13,6 +13,16 @@ from .reader import AUDIO_EXTENSIONS, MANIFEST_DTYPES, READER_VERSION, SKIPPED_D
 from .registry import CORPORA, CorpusInfo, CorpusNotFoundError, corpus_info, describe
 
 __all__ = [
-    "AUDIO_EXTENSIONS", "CORPORA", "MANIFEST_DTYPES", "READER_VERSION", "SKIPPED_DTYPES", "CorpusInfo",
-    "CorpusNotFoundError", "Utterance", "corpus_info", "describe", "probe_audio", "read_corpus",
+    "AUDIO_EXTENSIONS",
+    "CORPORA",
+    "MANIFEST_DTYPES",
+    "READER_VERSION",
+    "SKIPPED_DTYPES",
+    "CorpusInfo",
+    "CorpusNotFoundError",
+    "Utterance",
+    "corpus_info",
+    "describe",
+    "probe_audio",
+    "read_corpus",
 ]

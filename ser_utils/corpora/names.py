@@ -37,8 +37,15 @@ def _code(table: dict[str, str], code: str) -> str:
     return table[code]
 
 
-EMOVO_EMOTIONS = {"dis": "disgust", "gio": "happy", "neu": "neutral", "pau": "fearful", "rab": "angry",
-                  "sor": "surprised", "tri": "sad"}
+EMOVO_EMOTIONS = {
+    "dis": "disgust",
+    "gio": "happy",
+    "neu": "neutral",
+    "pau": "fearful",
+    "rab": "angry",
+    "sor": "surprised",
+    "tri": "sad",
+}
 _EMOVO = re.compile(r"([a-z]{3})-([fm])(\d+)-([a-z]+\d+)", re.IGNORECASE)
 
 
@@ -48,12 +55,25 @@ def parse_emovo(rel: PurePosixPath) -> Utterance | None:
     if not m:
         return None
     code, sex, number, sentence = (g.lower() for g in m.groups())
-    return Utterance(speaker=f"{sex}{number}", gender="female" if sex == "f" else "male",
-                     sentence=sentence, emotion=_code(EMOVO_EMOTIONS, code), emotion_code=code)
+    return Utterance(
+        speaker=f"{sex}{number}",
+        gender="female" if sex == "f" else "male",
+        sentence=sentence,
+        emotion=_code(EMOVO_EMOTIONS, code),
+        emotion_code=code,
+    )
 
 
-RAVDESS_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful",
-                    "07": "disgust", "08": "surprised"}
+RAVDESS_EMOTIONS = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fearful",
+    "07": "disgust",
+    "08": "surprised",
+}
 RAVDESS_INTENSITIES = {"01": "normal", "02": "strong"}
 _RAVDESS = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)")
 
@@ -70,13 +90,18 @@ def parse_ravdess(rel: PurePosixPath) -> Utterance | None:
         raise SkipFile(f"vocal channel {channel} is song: only speech (01) is used")
     if intensity not in RAVDESS_INTENSITIES:
         raise SkipFile(f"unknown intensity code {intensity!r} (known: 01 normal, 02 strong)")
-    return Utterance(speaker=actor, gender="male" if int(actor) % 2 else "female", sentence=statement,
-                     emotion=_code(RAVDESS_EMOTIONS, code), emotion_code=code,
-                     intensity=RAVDESS_INTENSITIES[intensity], take=repetition)
+    return Utterance(
+        speaker=actor,
+        gender="male" if int(actor) % 2 else "female",
+        sentence=statement,
+        emotion=_code(RAVDESS_EMOTIONS, code),
+        emotion_code=code,
+        intensity=RAVDESS_INTENSITIES[intensity],
+        take=repetition,
+    )
 
 
-CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral",
-                   "SAD": "sad"}
+CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 CREMAD_LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 _CREMAD = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})")
 
@@ -89,13 +114,26 @@ def parse_cremad(rel: PurePosixPath) -> Utterance | None:
     actor, sentence, code, level = m.groups()
     if level not in CREMAD_LEVELS:
         raise SkipFile(f"unknown intensity level {level!r} (known: {', '.join(CREMAD_LEVELS)})")
-    return Utterance(speaker=actor, gender="unknown", sentence=sentence, emotion=_code(CREMAD_EMOTIONS, code),
-                     emotion_code=code, intensity=CREMAD_LEVELS[level])
+    return Utterance(
+        speaker=actor,
+        gender="unknown",
+        sentence=sentence,
+        emotion=_code(CREMAD_EMOTIONS, code),
+        emotion_code=code,
+        intensity=CREMAD_LEVELS[level],
+    )
 
 
 SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
-SAVEE_EMOTIONS = {"a": "angry", "d": "disgust", "f": "fearful", "h": "happy", "n": "neutral", "sa": "sad",
-                  "su": "surprised"}
+SAVEE_EMOTIONS = {
+    "a": "angry",
+    "d": "disgust",
+    "f": "fearful",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "su": "surprised",
+}
 _SAVEE = re.compile(r"(?:([A-Z]{2})_)?(sa|su|a|d|f|h|n)(\d\d)", re.IGNORECASE)
 
 
@@ -110,12 +148,26 @@ def parse_savee(rel: PurePosixPath) -> Utterance | None:
     code, number = m.group(2).lower(), m.group(3)
     # Numbers count sentences within one emotion, so the id is code + number. SAVEE reuses 3 common
     # sentences across emotions, but its file names do not say which: those texts get several ids.
-    return Utterance(speaker=speaker, gender="male", sentence=f"{code}{number}",
-                     emotion=_code(SAVEE_EMOTIONS, code), emotion_code=code)
+    return Utterance(
+        speaker=speaker,
+        gender="male",
+        sentence=f"{code}{number}",
+        emotion=_code(SAVEE_EMOTIONS, code),
+        emotion_code=code,
+    )
 
 
-TESS_EMOTIONS = {"angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy", "neutral": "neutral",
-                 "ps": "surprised", "pleasant_surprise": "surprised", "pleasant_surprised": "surprised", "sad": "sad"}
+TESS_EMOTIONS = {
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "fearful",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "surprised",
+    "pleasant_surprise": "surprised",
+    "pleasant_surprised": "surprised",
+    "sad": "sad",
+}
 _TESS = re.compile(r"(OAF|YAF)_([^_]+)_(.+)", re.IGNORECASE)
 
 
@@ -125,14 +177,32 @@ def parse_tess(rel: PurePosixPath) -> Utterance | None:
     if not m:
         return None
     speaker, word, code = m.group(1).upper(), m.group(2).lower(), m.group(3).lower()
-    return Utterance(speaker=speaker, gender="female", sentence=word, emotion=_code(TESS_EMOTIONS, code),
-                     emotion_code=code)
+    return Utterance(
+        speaker=speaker, gender="female", sentence=word, emotion=_code(TESS_EMOTIONS, code), emotion_code=code
+    )
 
 
-EMODB_EMOTIONS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad",
-                  "N": "neutral"}
-EMODB_GENDERS = {"03": "male", "08": "female", "09": "female", "10": "male", "11": "male", "12": "male",
-                 "13": "female", "14": "female", "15": "male", "16": "female"}
+EMODB_EMOTIONS = {
+    "W": "angry",
+    "L": "boredom",
+    "E": "disgust",
+    "A": "fearful",
+    "F": "happy",
+    "T": "sad",
+    "N": "neutral",
+}
+EMODB_GENDERS = {
+    "03": "male",
+    "08": "female",
+    "09": "female",
+    "10": "male",
+    "11": "male",
+    "12": "male",
+    "13": "female",
+    "14": "female",
+    "15": "male",
+    "16": "female",
+}
 _EMODB = re.compile(r"(\d\d)([ab]\d\d)([A-Z])([a-z])")
 
 
@@ -142,5 +212,11 @@ def parse_emodb(rel: PurePosixPath) -> Utterance | None:
     if not m:
         return None
     speaker, text, code, version = m.groups()
-    return Utterance(speaker=speaker, gender=EMODB_GENDERS.get(speaker, "unknown"), sentence=text,
-                     emotion=_code(EMODB_EMOTIONS, code), emotion_code=code, take=version)
+    return Utterance(
+        speaker=speaker,
+        gender=EMODB_GENDERS.get(speaker, "unknown"),
+        sentence=text,
+        emotion=_code(EMODB_EMOTIONS, code),
+        emotion_code=code,
+        take=version,
+    )

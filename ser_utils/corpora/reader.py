@@ -36,9 +36,20 @@ SILENCE_PEAK = 1e-3  # -60 dBFS; a quieter peak means an empty recording
 N_JOBS = min(16, os.cpu_count() or 1)
 
 MANIFEST_DTYPES = {
-    "utt_id": "str", "path": "str", "corpus": "str", "speaker": "str", "gender": "str", "sentence": "str",
-    "emotion": "str", "emotion_code": "str", "intensity": "str", "language": "str", "duration": "float64",
-    "sample_rate": "int64", "channels": "int64", "file_hash": "str",
+    "utt_id": "str",
+    "path": "str",
+    "corpus": "str",
+    "speaker": "str",
+    "gender": "str",
+    "sentence": "str",
+    "emotion": "str",
+    "emotion_code": "str",
+    "intensity": "str",
+    "language": "str",
+    "duration": "float64",
+    "sample_rate": "int64",
+    "channels": "int64",
+    "file_hash": "str",
 }
 SKIPPED_DTYPES = {"path": "str", "corpus": "str", "reason": "str"}
 
@@ -75,8 +86,9 @@ def list_files(root: Path) -> dict[str, tuple[int, ...]]:
     return files
 
 
-def parse_names(info: CorpusInfo, files: dict[str, tuple[int, ...]]
-                ) -> tuple[dict[str, Utterance], list[tuple[str, str]]]:
+def parse_names(
+    info: CorpusInfo, files: dict[str, tuple[int, ...]]
+) -> tuple[dict[str, Utterance], list[tuple[str, str]]]:
     """Split the listing into audio files whose names parse (→ Utterance) and skipped ones (→ reason)."""
     parsed, skipped = {}, []
     for rel in sorted(files):
@@ -140,8 +152,9 @@ def _save_cache(path: Path, probes: dict[str, dict]) -> None:
     os.replace(tmp, path)
 
 
-def probe_cached(key: str, root: Path, files: dict[str, tuple[int, ...]], *, progress: bool,
-                 desc: str) -> dict[str, dict]:
+def probe_cached(
+    key: str, root: Path, files: dict[str, tuple[int, ...]], *, progress: bool, desc: str
+) -> dict[str, dict]:
     """Probe every file in ``files`` (rel → stat key, see :func:`list_files`), reusing cached probes of unchanged files."""
     cache_file = _cache_file(key, root)
     cached = _load_cache(cache_file)
@@ -149,7 +162,8 @@ def probe_cached(key: str, root: Path, files: dict[str, tuple[int, ...]], *, pro
     stale = sorted(set(files) - set(probes))
     if stale:
         jobs = Parallel(n_jobs=N_JOBS, prefer="threads", return_as="generator")(
-            delayed(probe_audio)(root / rel) for rel in stale)
+            delayed(probe_audio)(root / rel) for rel in stale
+        )
         for rel, probe in zip(stale, tqdm(jobs, total=len(stale), desc=desc, unit="file", disable=not progress)):
             probes[rel] = {**probe, "stat": files[rel]}
     if stale or len(cached) != len(probes):  # files changed, appeared or went away
@@ -170,25 +184,36 @@ def audio_problem(probe: dict) -> str | None:
     if probe["peak"] == 0:
         return "silent: every sample is zero"
     if probe["peak"] < SILENCE_PEAK:
-        return (f"silent: peak {20 * math.log10(probe['peak']):.0f} dBFS "
-                f"(threshold {20 * math.log10(SILENCE_PEAK):.0f} dBFS)")
+        return (
+            f"silent: peak {20 * math.log10(probe['peak']):.0f} dBFS "
+            f"(threshold {20 * math.log10(SILENCE_PEAK):.0f} dBFS)"
+        )
     return None
 
 
-def _manifest_row(info: CorpusInfo, label: str, root: Path, rel: str, utt: Utterance, gender: str,
-                  probe: dict) -> dict:
+def _manifest_row(info: CorpusInfo, label: str, root: Path, rel: str, utt: Utterance, gender: str, probe: dict) -> dict:
     """One manifest row: ids prefixed with the corpus label so they stay unique across corpora."""
     return {
-        "utt_id": f"{label}/{PurePosixPath(rel).with_suffix('').as_posix()}", "path": str(root / rel),
-        "corpus": label, "speaker": f"{label}_{utt.speaker}", "gender": gender, "sentence": f"{label}_{utt.sentence}",
-        "emotion": utt.emotion, "emotion_code": utt.emotion_code, "intensity": utt.intensity,
-        "language": info.language, "duration": probe["frames"] / probe["sample_rate"],
-        "sample_rate": probe["sample_rate"], "channels": probe["channels"], "file_hash": probe["file_hash"],
+        "utt_id": f"{label}/{PurePosixPath(rel).with_suffix('').as_posix()}",
+        "path": str(root / rel),
+        "corpus": label,
+        "speaker": f"{label}_{utt.speaker}",
+        "gender": gender,
+        "sentence": f"{label}_{utt.sentence}",
+        "emotion": utt.emotion,
+        "emotion_code": utt.emotion_code,
+        "intensity": utt.intensity,
+        "language": info.language,
+        "duration": probe["frames"] / probe["sample_rate"],
+        "sample_rate": probe["sample_rate"],
+        "channels": probe["channels"],
+        "file_hash": probe["file_hash"],
     }
 
 
-def read_corpus(key: str, root: str | os.PathLike, *, label: str | None = None,
-                progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_corpus(
+    key: str, root: str | os.PathLike, *, label: str | None = None, progress: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the corpus ``key`` from its folder ``root`` → (manifest, skipped).
 
     ``label`` (default: ``key``) fills the ``corpus`` column and prefixes ids (utt_id, speaker,
@@ -219,12 +244,21 @@ def read_corpus(key: str, root: str | os.PathLike, *, label: str | None = None,
             continue
         first_of_utterance[utt], first_of_bytes[probe["file_hash"]] = rel, rel
         rows.append(_manifest_row(info, label, root, rel, utt, genders.get(utt.speaker, utt.gender), probe))
-    skipped_frame = _typed(pd.DataFrame([(str(root / rel), label, reason) for rel, reason in sorted(skipped)],
-                                       columns=list(SKIPPED_DTYPES)), SKIPPED_DTYPES)
+    skipped_frame = _typed(
+        pd.DataFrame(
+            [(str(root / rel), label, reason) for rel, reason in sorted(skipped)], columns=list(SKIPPED_DTYPES)
+        ),
+        SKIPPED_DTYPES,
+    )
     if not rows:
-        problem = "no audio files in the corpus folder" if skipped_frame.empty else (
-            f"none of its files is usable ({len(skipped_frame)} skipped, e.g. "
-            f"{Path(skipped_frame.path[0]).name}: {skipped_frame.reason[0]})")
+        problem = (
+            "no audio files in the corpus folder"
+            if skipped_frame.empty
+            else (
+                f"none of its files is usable ({len(skipped_frame)} skipped, e.g. "
+                f"{Path(skipped_frame.path[0]).name}: {skipped_frame.reason[0]})"
+            )
+        )
         raise CorpusNotFoundError(not_found_message(info, root, problem))
     manifest = _typed(pd.DataFrame(rows, columns=list(MANIFEST_DTYPES)), MANIFEST_DTYPES)
     return manifest.sort_values("utt_id", ignore_index=True), skipped_frame

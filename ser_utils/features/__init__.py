@@ -13,5 +13,15 @@ from .combine import align_tables, combine_tables
 from .engine import FEATURE_VERSION, FeatureTable, extract_features
 from .registry import FEATURE_SETS, FeatureSet, compute, describe_feature_sets, get_feature_set
 
-__all__ = ["FEATURE_SETS", "FEATURE_VERSION", "FeatureSet", "FeatureTable", "align_tables", "combine_tables", "compute",
-           "describe_feature_sets", "extract_features", "get_feature_set"]
+__all__ = [
+    "FEATURE_SETS",
+    "FEATURE_VERSION",
+    "FeatureSet",
+    "FeatureTable",
+    "align_tables",
+    "combine_tables",
+    "compute",
+    "describe_feature_sets",
+    "extract_features",
+    "get_feature_set",
+]

@@ -25,8 +25,15 @@ def gaussianize(n_samples: int, seed: int = 0) -> QuantileTransformer:
     return QuantileTransformer(output_distribution="normal", n_quantiles=int(min(1000, n_samples)), random_state=seed)
 
 
-def separability(X: np.ndarray, meta: pd.DataFrame, columns: Sequence[str] = ("emotion", "speaker"), *,
-                 k: int = 5, folds: int = 5, seed: int = 0) -> pd.DataFrame:
+def separability(
+    X: np.ndarray,
+    meta: pd.DataFrame,
+    columns: Sequence[str] = ("emotion", "speaker"),
+    *,
+    k: int = 5,
+    folds: int = 5,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Per label: silhouette score and k-NN accuracy (gaussianised features) next to chance.
 
     A higher score for ``speaker`` than for ``emotion`` means the features mostly encode who is
@@ -41,13 +48,20 @@ def separability(X: np.ndarray, meta: pd.DataFrame, columns: Sequence[str] = ("e
         n_folds = int(min(folds, counts.min()))
         knn = np.nan
         if n_folds >= 2:
-            model = make_pipeline(gaussianize(len(X) * (n_folds - 1) // n_folds, seed),
-                                  KNeighborsClassifier(n_neighbors=k))
+            model = make_pipeline(
+                gaussianize(len(X) * (n_folds - 1) // n_folds, seed), KNeighborsClassifier(n_neighbors=k)
+            )
             cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
             knn = float(cross_val_score(model, X, labels, cv=cv).mean())
-        rows.append({"label": column, "classes": int(counts.size),
-                     "silhouette": float(silhouette_score(Z, labels)) if counts.size > 1 else np.nan,
-                     f"{k}-NN accuracy": knn, "chance (majority)": float(counts.max() / counts.sum())})
+        rows.append(
+            {
+                "label": column,
+                "classes": int(counts.size),
+                "silhouette": float(silhouette_score(Z, labels)) if counts.size > 1 else np.nan,
+                f"{k}-NN accuracy": knn,
+                "chance (majority)": float(counts.max() / counts.sum()),
+            }
+        )
     return pd.DataFrame(rows).set_index("label")
 
 
@@ -67,8 +81,9 @@ def project(X: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
     raise ValueError(f"projection must be 'pca' or 'tsne', got {method!r}")
 
 
-def cache_timings(rows: pd.DataFrame, feature_sets: Sequence[str], *, audio: AudioConfig | None = None,
-                  n_jobs: int = -1) -> pd.DataFrame:
+def cache_timings(
+    rows: pd.DataFrame, feature_sets: Sequence[str], *, audio: AudioConfig | None = None, n_jobs: int = -1
+) -> pd.DataFrame:
     """Seconds to extract each set cold (an empty temporary cache) and warm (the same cache again).
 
     Sets computed in worker processes get them started first, and that one-off cost (a few seconds
@@ -86,10 +101,17 @@ def cache_timings(rows: pd.DataFrame, feature_sets: Sequence[str], *, audio: Aud
                 start = time.perf_counter()
                 table = extract_features(rows, name, audio=audio, n_jobs=n_jobs, cache_root=root, progress=False)
                 seconds.append(time.perf_counter() - start)
-            results.append({"feature_set": name, "files": len(rows), "skipped": len(table.skipped),
-                            "cold_s": round(seconds[0], 3), "warm_s": round(seconds[1], 3),
-                            "ms_per_file_cold": round(1000 * seconds[0] / max(1, len(rows)), 2),
-                            "warm_speedup": round(seconds[0] / seconds[1], 1)})
+            results.append(
+                {
+                    "feature_set": name,
+                    "files": len(rows),
+                    "skipped": len(table.skipped),
+                    "cold_s": round(seconds[0], 3),
+                    "warm_s": round(seconds[1], 3),
+                    "ms_per_file_cold": round(1000 * seconds[0] / max(1, len(rows)), 2),
+                    "warm_speedup": round(seconds[0] / seconds[1], 1),
+                }
+            )
     table = pd.DataFrame(results).set_index("feature_set")
     table.attrs["worker_start_s"] = round(worker_start, 2)
     return table

@@ -29,8 +29,9 @@ def align_tables(tables: Sequence[FeatureTable]) -> list[FeatureTable]:
     return [t.take(rows) for t, rows in zip(tables, common_rows([t.meta for t in tables]))]
 
 
-def combine_tables(tables: Sequence[FeatureTable] | Mapping[str, FeatureTable], *,
-                   name: str | None = None) -> FeatureTable:
+def combine_tables(
+    tables: Sequence[FeatureTable] | Mapping[str, FeatureTable], *, name: str | None = None
+) -> FeatureTable:
     """Concatenate the columns of several vector feature tables, rows aligned on ``utt_id``.
 
     A row is kept only when every table has it (a clip skipped by one set is dropped from the
@@ -43,8 +44,9 @@ def combine_tables(tables: Sequence[FeatureTable] | Mapping[str, FeatureTable], 
         raise ValueError("combine_tables needs at least one feature table")
     for table in tables:
         if table.kind != "vector" or np.ndim(table.X) != 2:
-            raise ValueError(f"only vector sets (one row per clip) can be combined; "
-                             f"{table.feature_set} is a {table.kind} set")
+            raise ValueError(
+                f"only vector sets (one row per clip) can be combined; {table.feature_set} is a {table.kind} set"
+            )
         duplicated = table.meta["utt_id"][table.meta["utt_id"].duplicated()]
         if len(duplicated):
             raise ValueError(f"{table.feature_set}: utt_id must be unique, duplicated: {list(duplicated[:3])}")
@@ -56,29 +58,46 @@ def combine_tables(tables: Sequence[FeatureTable] | Mapping[str, FeatureTable], 
         other = table.meta.iloc[pos].reset_index(drop=True)
         for column in ("emotion", "speaker", "source_id"):
             if column in meta and column in other and not meta[column].astype(str).equals(other[column].astype(str)):
-                raise ValueError(f"{table.feature_set} disagrees with {tables[0].feature_set} on {column!r} "
-                                 f"for the same utt_id: were they extracted from the same manifest?")
-    X = np.hstack([np.asarray(t.X, dtype=np.float32)[pos] for t, pos in zip(tables, positions)]) if len(kept) else \
-        np.empty((0, sum(np.shape(t.X)[1] for t in tables)), dtype=np.float32)
-    names = [f"{t.feature_set}:{n}" for t in tables
-             for n in (t.feature_names or [str(i) for i in range(np.shape(t.X)[1])])]
+                raise ValueError(
+                    f"{table.feature_set} disagrees with {tables[0].feature_set} on {column!r} "
+                    f"for the same utt_id: were they extracted from the same manifest?"
+                )
+    X = (
+        np.hstack([np.asarray(t.X, dtype=np.float32)[pos] for t, pos in zip(tables, positions)])
+        if len(kept)
+        else np.empty((0, sum(np.shape(t.X)[1] for t in tables)), dtype=np.float32)
+    )
+    names = [
+        f"{t.feature_set}:{n}" for t in tables for n in (t.feature_names or [str(i) for i in range(np.shape(t.X)[1])])
+    ]
     return FeatureTable(
-        X=X, meta=meta, skipped=_combined_skipped(tables, common), feature_names=names,
-        feature_set=name or "+".join(t.feature_set for t in tables), kind="vector",
-        params={t.feature_set: t.params for t in tables}, audio=tables[0].audio,
+        X=X,
+        meta=meta,
+        skipped=_combined_skipped(tables, common),
+        feature_names=names,
+        feature_set=name or "+".join(t.feature_set for t in tables),
+        kind="vector",
+        params={t.feature_set: t.params for t in tables},
+        audio=tables[0].audio,
         config_key="+".join(t.config_key for t in tables),
-        timing={key: float(sum(t.timing.get(key, 0.0) for t in tables))
-                for key in ("computed", "from_cache", "seconds")})
+        timing={
+            key: float(sum(t.timing.get(key, 0.0) for t in tables)) for key in ("computed", "from_cache", "seconds")
+        },
+    )
 
 
 def _combined_skipped(tables: list[FeatureTable], common: set) -> pd.DataFrame:
     """Rows left out of a combination: skipped by a set (its reason), or present in one set but not another."""
-    parts = [t.skipped.assign(reason=t.feature_set + ": " + t.skipped["reason"].astype(str))
-             for t in tables if len(t.skipped)]
+    parts = [
+        t.skipped.assign(reason=t.feature_set + ": " + t.skipped["reason"].astype(str))
+        for t in tables
+        if len(t.skipped)
+    ]
     listed = set(pd.concat(parts)["utt_id"].astype(str)) if parts else set()
     for table in tables:
-        missing = table.meta[~table.meta["utt_id"].astype(str).isin(common)
-                             & ~table.meta["utt_id"].astype(str).isin(listed)]
+        missing = table.meta[
+            ~table.meta["utt_id"].astype(str).isin(common) & ~table.meta["utt_id"].astype(str).isin(listed)
+        ]
         if len(missing):
             absent_from = [t.feature_set for t in tables if not set(missing["utt_id"]) <= set(t.meta["utt_id"])]
             columns = [c for c in ("utt_id", "source_id", "path", "augmentation") if c in missing]

@@ -53,8 +53,18 @@ MEMMAP_BYTES = 1 << 30
 #: runs native code (FFT, BLAS, openSMILE), so more threads than cores keeps the cores busy.
 THREADS_PER_CORE = 2
 #: Manifest columns carried into ``meta`` when present (in this order).
-META_COLUMNS = ("utt_id", "source_id", "path", "corpus", "speaker", "gender", "sentence", "emotion",
-                "augmentation", "aug_seed")
+META_COLUMNS = (
+    "utt_id",
+    "source_id",
+    "path",
+    "corpus",
+    "speaker",
+    "gender",
+    "sentence",
+    "emotion",
+    "augmentation",
+    "aug_seed",
+)
 SKIPPED_COLUMNS = ["utt_id", "source_id", "path", "augmentation", "reason"]
 
 
@@ -106,8 +116,11 @@ class FeatureTable:
 
 def config_key(feature_set: str, params: Mapping[str, Any], audio: AudioConfig) -> str:
     """Hash of everything but the file that decides the output (set, resolved params, audio config, version)."""
-    text = json.dumps({"version": FEATURE_VERSION, "set": feature_set, "params": dict(params), "audio": audio.key()},
-                      sort_keys=True, default=str)
+    text = json.dumps(
+        {"version": FEATURE_VERSION, "set": feature_set, "params": dict(params), "audio": audio.key()},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
@@ -159,8 +172,9 @@ def _save(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _compute_one(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, path: str,
-                 augmentation: str, aug_seed: int) -> np.ndarray:
+def _compute_one(
+    fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, path: str, augmentation: str, aug_seed: int
+) -> np.ndarray:
     """Load → check → (trim) → augment → normalise/fix length → features, for one item."""
     y = read_clip(path, audio)
     if augmentation:
@@ -173,8 +187,15 @@ def _compute_one(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, pat
     return out
 
 
-def _work(name: str, params: dict[str, Any], audio: AudioConfig, folder: str,
-          items: list[tuple[str, str, str, int]], *, limit_threads: bool = True) -> list[tuple[str, str | None]]:
+def _work(
+    name: str,
+    params: dict[str, Any],
+    audio: AudioConfig,
+    folder: str,
+    items: list[tuple[str, str, str, int]],
+    *,
+    limit_threads: bool = True,
+) -> list[tuple[str, str | None]]:
     """Worker task: compute a batch of items, write each to the cache, return only (key, skip reason).
 
     BLAS runs single-threaded (here in a worker process, or around the whole run in-process): a
@@ -187,8 +208,16 @@ def _work(name: str, params: dict[str, Any], audio: AudioConfig, folder: str,
         return [_work_one(fs, params, audio, folder, *item) for item in items]
 
 
-def _work_one(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, folder: str, key: str, path: str,
-              augmentation: str, aug_seed: int) -> tuple[str, str | None]:
+def _work_one(
+    fs: FeatureSet,
+    params: dict[str, Any],
+    audio: AudioConfig,
+    folder: str,
+    key: str,
+    path: str,
+    augmentation: str,
+    aug_seed: int,
+) -> tuple[str, str | None]:
     """Compute and cache one item; the skip reason (or None)."""
     try:
         _save(_item_path(Path(folder), key), _compute_one(fs, params, audio, path, augmentation, aug_seed))
@@ -222,11 +251,20 @@ def start_workers(n_jobs: int = -1) -> float:
 def _batches(items: list, n_workers: int) -> list[list]:
     """Split into batches: about 8 per worker (load balancing), at most 64 items each (progress, memory)."""
     size = int(np.clip(np.ceil(len(items) / (8 * n_workers)), 1, 64))
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _run(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, folder: Path, items: list, *, n_jobs: int,
-         backend: str, progress: bool) -> dict[str, str | None]:
+def _run(
+    fs: FeatureSet,
+    params: dict[str, Any],
+    audio: AudioConfig,
+    folder: Path,
+    items: list,
+    *,
+    n_jobs: int,
+    backend: str,
+    progress: bool,
+) -> dict[str, str | None]:
     """Compute the missing items on the chosen workers, with a progress bar; {key: skip reason or None}."""
     status: dict[str, str | None] = {}
     if not items:
@@ -249,8 +287,9 @@ def _run(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, folder: Pat
 
     work = partial(_work, fs.name, params, audio, str(folder), limit_threads=not in_process)
     with threadpool_limits(limits=1) if in_process else contextlib.nullcontext():
-        parallel.run_batches(work, _batches(items, workers), workers=workers, backend=backend, on_result=on_result,
-                             isolated=isolated)
+        parallel.run_batches(
+            work, _batches(items, workers), workers=workers, backend=backend, on_result=on_result, isolated=isolated
+        )
     bar.close()
     return status
 
@@ -299,8 +338,10 @@ def _stack(paths: list[Path], folder: Path, keys: list[str], use_disk: bool) -> 
     for i, path in enumerate(paths):
         item = np.load(path)
         if item.shape != shape:
-            raise ValueError(f"cached item {path} has shape {item.shape}, expected {shape}: the cache folder "
-                             f"{folder} is inconsistent; delete it to recompute")
+            raise ValueError(
+                f"cached item {path} has shape {item.shape}, expected {shape}: the cache folder "
+                f"{folder} is inconsistent; delete it to recompute"
+            )
         X[i] = item
     if on_disk:
         X.flush()
@@ -308,10 +349,18 @@ def _stack(paths: list[Path], folder: Path, keys: list[str], use_disk: bool) -> 
     return X
 
 
-def extract_features(rows: pd.DataFrame, feature_set: str, *, params: dict | None = None,
-                     audio: AudioConfig | None = None, n_jobs: int = -1, cache: bool = True,
-                     progress: bool = True, cache_root: str | os.PathLike | None = None,
-                     backend: str = "auto") -> FeatureTable:
+def extract_features(
+    rows: pd.DataFrame,
+    feature_set: str,
+    *,
+    params: dict | None = None,
+    audio: AudioConfig | None = None,
+    n_jobs: int = -1,
+    cache: bool = True,
+    progress: bool = True,
+    cache_root: str | os.PathLike | None = None,
+    backend: str = "auto",
+) -> FeatureTable:
     """Compute ``feature_set`` for every row (manifest or augmented rows), in parallel, cached on disk.
 
     ``cache=False`` computes everything afresh (in a temporary folder removed afterwards);
@@ -340,8 +389,13 @@ def extract_features(rows: pd.DataFrame, feature_set: str, *, params: dict | Non
         folder.mkdir(parents=True, exist_ok=True)
         description = folder / "config.json"
         if not description.is_file():
-            description.write_text(json.dumps({"feature_set": fs.name, "params": resolved, "audio": audio.key(),
-                                               "version": FEATURE_VERSION}, indent=1, default=str))
+            description.write_text(
+                json.dumps(
+                    {"feature_set": fs.name, "params": resolved, "audio": audio.key(), "version": FEATURE_VERSION},
+                    indent=1,
+                    default=str,
+                )
+            )
     else:
         folder = temporary = Path(tempfile.mkdtemp(prefix=f"ser-features-{fs.name}-"))
     try:
@@ -357,23 +411,53 @@ def extract_features(rows: pd.DataFrame, feature_set: str, *, params: dict | Non
         if damaged:  # never trusted: recomputed below, and said so
             for item in damaged:
                 item.unlink(missing_ok=True)
-            LOG.warning("%s: %d damaged cache entr%s in %s (unreadable .npy, e.g. %s) recomputed", fs.name,
-                        len(damaged), "y" if len(damaged) == 1 else "ies", folder, damaged[0].name)
-        status = _run(fs, resolved, audio, folder, list(todo.values()), n_jobs=n_jobs, backend=backend,
-                      progress=progress)
-        return _collect(fs, resolved, audio, key_config, rows, keys, status, folder, use_disk=cache,
-                        timing={"computed": float(sum(r is None for r in status.values())),
-                                "repaired": float(len(damaged)),
-                                "from_cache": float(sum(1 for k in set(filter(None, keys)) if k not in status)),
-                                "seconds": 0.0, "start": start})
+            LOG.warning(
+                "%s: %d damaged cache entr%s in %s (unreadable .npy, e.g. %s) recomputed",
+                fs.name,
+                len(damaged),
+                "y" if len(damaged) == 1 else "ies",
+                folder,
+                damaged[0].name,
+            )
+        status = _run(
+            fs, resolved, audio, folder, list(todo.values()), n_jobs=n_jobs, backend=backend, progress=progress
+        )
+        return _collect(
+            fs,
+            resolved,
+            audio,
+            key_config,
+            rows,
+            keys,
+            status,
+            folder,
+            use_disk=cache,
+            timing={
+                "computed": float(sum(r is None for r in status.values())),
+                "repaired": float(len(damaged)),
+                "from_cache": float(sum(1 for k in set(filter(None, keys)) if k not in status)),
+                "seconds": 0.0,
+                "start": start,
+            },
+        )
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
 
 
-def _collect(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, key_config: str, rows: pd.DataFrame,
-             keys: list[str | None], status: dict[str, str | None], folder: Path, *, use_disk: bool,
-             timing: dict[str, float]) -> FeatureTable:
+def _collect(
+    fs: FeatureSet,
+    params: dict[str, Any],
+    audio: AudioConfig,
+    key_config: str,
+    rows: pd.DataFrame,
+    keys: list[str | None],
+    status: dict[str, str | None],
+    folder: Path,
+    *,
+    use_disk: bool,
+    timing: dict[str, float],
+) -> FeatureTable:
     """Load the cached items in row order, build meta (one row per window for windowed sets) and skipped."""
     kept, skipped = [], []
     for i, key in enumerate(keys):
@@ -402,6 +486,15 @@ def _collect(fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, key_con
         X = np.hstack([np.asarray(X), np.repeat(extra, counts, axis=0)]).astype(np.float32)
     start = timing.pop("start")
     timing["seconds"] = round(time.perf_counter() - start, 4)
-    return FeatureTable(X=X, meta=meta, skipped=pd.DataFrame(skipped, columns=SKIPPED_COLUMNS),
-                        feature_names=names, feature_set=fs.name, kind=fs.kind, params=params, audio=audio,
-                        config_key=key_config, timing=timing)
+    return FeatureTable(
+        X=X,
+        meta=meta,
+        skipped=pd.DataFrame(skipped, columns=SKIPPED_COLUMNS),
+        feature_names=names,
+        feature_set=fs.name,
+        kind=fs.kind,
+        params=params,
+        audio=audio,
+        config_key=key_config,
+        timing=timing,
+    )

@@ -42,8 +42,15 @@ def stop_workers() -> None:
         _POOL = None
 
 
-def run_batches(function: Callable[[Any], Any], batches: Sequence[Any], *, workers: int, backend: str,
-                on_result: Callable[[Any], None], isolated: bool = False) -> None:
+def run_batches(
+    function: Callable[[Any], Any],
+    batches: Sequence[Any],
+    *,
+    workers: int,
+    backend: str,
+    on_result: Callable[[Any], None],
+    isolated: bool = False,
+) -> None:
     """Call ``function(batch)`` for every batch on ``workers`` workers; ``on_result`` gets each result as it ends.
 
     ``function`` must be picklable for ``"loky"`` (a module-level function or a partial of one).
@@ -65,8 +72,13 @@ def run_batches(function: Callable[[Any], Any], batches: Sequence[Any], *, worke
         _run_processes(function, batches, workers, on_result)
 
 
-def _run_processes(function: Callable[[Any], Any], batches: Sequence[Any], workers: int,
-                   on_result: Callable[[Any], None], parent_helps: bool = True) -> None:
+def _run_processes(
+    function: Callable[[Any], Any],
+    batches: Sequence[Any],
+    workers: int,
+    on_result: Callable[[Any], None],
+    parent_helps: bool = True,
+) -> None:
     """Feed the process pool (two batches per worker in flight); the parent works until a worker answers
     (unless ``parent_helps`` is False)."""
     pool = executor(workers)

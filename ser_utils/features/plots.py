@@ -32,8 +32,15 @@ def plot_profiles(table: FeatureTable, by: str = "emotion"):
     mel = 10 * np.log10(_group_means(table, "mel_", by) + 1e-10)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 1.1]})
     limit = float(np.abs(mfcc.to_numpy()).max()) or 1.0
-    sns.heatmap(mfcc.set_axis([c.split("_")[1] for c in mfcc_cols], axis=1), cmap="coolwarm", center=0,
-                vmin=-limit, vmax=limit, ax=left, cbar_kws={"label": "z-score"})
+    sns.heatmap(
+        mfcc.set_axis([c.split("_")[1] for c in mfcc_cols], axis=1),
+        cmap="coolwarm",
+        center=0,
+        vmin=-limit,
+        vmax=limit,
+        ax=left,
+        cbar_kws={"label": "z-score"},
+    )
     left.set(title=f"mean MFCC per {by} (each coefficient standardised)", xlabel="coefficient", ylabel="")
     palette = dict(zip(mel.index, sns.color_palette("tab10", len(mel))))
     for label in mel.index:
@@ -56,8 +63,9 @@ def plot_examples(images: FeatureTable, sequences: FeatureTable, utt_ids: Sequen
             seq = np.asarray(sequences.X[j]).T
             seq = (seq - seq.mean(axis=1, keepdims=True)) / (seq.std(axis=1, keepdims=True) + 1e-9)
             seq_ax.imshow(seq, origin="lower", aspect="auto", cmap="coolwarm", vmin=-3, vmax=3)
-            seq_ax.set(title=f"MFCC sequence · {label} (each coefficient standardised)", xticks=[],
-                       ylabel="coefficient")
+            seq_ax.set(
+                title=f"MFCC sequence · {label} (each coefficient standardised)", xticks=[], ylabel="coefficient"
+            )
     axes[-1, 0].set_xlabel("time →")
     axes[-1, 1].set_xlabel("frames →")
     fig.tight_layout()
@@ -70,8 +78,13 @@ def _index(table: FeatureTable, utt_id: str) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
-def plot_projection(X: np.ndarray, meta: pd.DataFrame, method: str = "pca",
-                    columns: Sequence[str] = ("emotion", "speaker"), seed: int = 0):
+def plot_projection(
+    X: np.ndarray,
+    meta: pd.DataFrame,
+    method: str = "pca",
+    columns: Sequence[str] = ("emotion", "speaker"),
+    seed: int = 0,
+):
     """The same 2-D projection coloured by each label side by side (default: emotion, then speaker)."""
     points = project(X, method, seed)
     fig, axes = plt.subplots(1, len(columns), figsize=(6.2 * len(columns), 5), squeeze=False)
@@ -79,8 +92,17 @@ def plot_projection(X: np.ndarray, meta: pd.DataFrame, method: str = "pca",
         labels = meta[column].astype(str).to_numpy()
         order = sorted(set(labels))
         palette = sns.color_palette("tab10" if len(order) <= 10 else "husl", len(order))
-        sns.scatterplot(x=points[:, 0], y=points[:, 1], hue=labels, hue_order=order, palette=palette, s=18,
-                        linewidth=0, ax=ax, legend=len(order) <= 24)
+        sns.scatterplot(
+            x=points[:, 0],
+            y=points[:, 1],
+            hue=labels,
+            hue_order=order,
+            palette=palette,
+            s=18,
+            linewidth=0,
+            ax=ax,
+            legend=len(order) <= 24,
+        )
         ax.set(title=f"{method.upper()} coloured by {column}", xticks=[], yticks=[])
         if ax.get_legend():
             ax.legend(fontsize=7, markerscale=0.8, ncol=1 if len(order) <= 12 else 2, loc="best")

@@ -33,8 +33,10 @@ def resolve_backend(backend: str) -> str:
     if backend not in ("opensmile", "librosa"):
         raise ValueError(f"prosody backend must be 'auto', 'opensmile' or 'librosa', got {backend!r}")
     if backend == "opensmile" and not opensmile_available():
-        raise ImportError("prosody backend 'opensmile' needs the opensmile package (pip install opensmile); "
-                          "use backend='librosa' for the pure-librosa descriptors")
+        raise ImportError(
+            "prosody backend 'opensmile' needs the opensmile package (pip install opensmile); "
+            "use backend='librosa' for the pure-librosa descriptors"
+        )
     return backend
 
 
@@ -47,13 +49,15 @@ def _smile():
     if smile is None:
         import opensmile
 
-        smile = _LOCAL.smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                                               feature_level=opensmile.FeatureLevel.Functionals)
+        smile = _LOCAL.smile = opensmile.Smile(
+            feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+        )
     return smile
 
 
-def prosody(y: np.ndarray, sr: int, *, backend: str = "auto", fmin: float = F0_MIN, fmax: float = F0_MAX,
-            f0_method: str = "yin") -> np.ndarray:
+def prosody(
+    y: np.ndarray, sr: int, *, backend: str = "auto", fmin: float = F0_MIN, fmax: float = F0_MAX, f0_method: str = "yin"
+) -> np.ndarray:
     """eGeMAPS v02 functionals (88, openSMILE) or 27 eGeMAPS-like librosa descriptors (``backend``).
 
     ``fmin``/``fmax``/``f0_method`` ("yin" fast, "pyin" ~100× slower) apply to the librosa backend only.
@@ -71,12 +75,33 @@ def prosody_names(*, backend: str = "auto", **_: object) -> list[str]:
 
 
 LIBROSA_NAMES = (
-    "f0_mean_st", "f0_std_st", "f0_p20_st", "f0_p50_st", "f0_p80_st", "f0_range_p20_p80_st", "f0_slope_st_per_s",
-    "loudness_mean_db", "loudness_std_db", "loudness_p20_db", "loudness_p80_db",
-    "voiced_ratio", "jitter_like", "shimmer_like_db", "hnr_like_db",
-    "alpha_ratio_db", "hammarberg_db", "spectral_slope_db_per_khz", "spectral_flux_mean",
-    "mfcc1_mean", "mfcc2_mean", "mfcc3_mean", "mfcc4_mean",
-    "voiced_segments_per_s", "voiced_segment_mean_s", "unvoiced_segment_mean_s", "loudness_peaks_per_s",
+    "f0_mean_st",
+    "f0_std_st",
+    "f0_p20_st",
+    "f0_p50_st",
+    "f0_p80_st",
+    "f0_range_p20_p80_st",
+    "f0_slope_st_per_s",
+    "loudness_mean_db",
+    "loudness_std_db",
+    "loudness_p20_db",
+    "loudness_p80_db",
+    "voiced_ratio",
+    "jitter_like",
+    "shimmer_like_db",
+    "hnr_like_db",
+    "alpha_ratio_db",
+    "hammarberg_db",
+    "spectral_slope_db_per_khz",
+    "spectral_flux_mean",
+    "mfcc1_mean",
+    "mfcc2_mean",
+    "mfcc3_mean",
+    "mfcc4_mean",
+    "voiced_segments_per_s",
+    "voiced_segment_mean_s",
+    "unvoiced_segment_mean_s",
+    "loudness_peaks_per_s",
 )
 
 
@@ -109,8 +134,16 @@ def _band_db(power: np.ndarray, freqs: np.ndarray, lo: float, hi: float, how: st
     return 10 * np.log10(value + 1e-12)
 
 
-def librosa_prosody(y: np.ndarray, sr: int, *, fmin: float = F0_MIN, fmax: float = F0_MAX,
-                    f0_method: str = "yin", frame_length: int = 1024, hop_length: int = 256) -> np.ndarray:
+def librosa_prosody(
+    y: np.ndarray,
+    sr: int,
+    *,
+    fmin: float = F0_MIN,
+    fmax: float = F0_MAX,
+    f0_method: str = "yin",
+    frame_length: int = 1024,
+    hop_length: int = 256,
+) -> np.ndarray:
     """27 eGeMAPS-like descriptors from librosa (see :data:`LIBROSA_NAMES`); undefined ones (no voicing) are 0."""
     seconds_per_frame = hop_length / sr
     rms = librosa.feature.rms(y=y, frame_length=frame_length, hop_length=hop_length)[0]
@@ -152,8 +185,9 @@ def librosa_prosody(y: np.ndarray, sr: int, *, fmin: float = F0_MIN, fmax: float
     freqs = librosa.fft_frequencies(sr=sr, n_fft=frame_length)
     sel = voiced if voiced.any() else active
     alpha = float(np.mean(_band_db(power, freqs, 50, 1000)[sel] - _band_db(power, freqs, 1000, 5000)[sel]))
-    hammarberg = float(np.mean(_band_db(power, freqs, 0, 2000, "max")[sel]
-                               - _band_db(power, freqs, 2000, 5000, "max")[sel]))
+    hammarberg = float(
+        np.mean(_band_db(power, freqs, 0, 2000, "max")[sel] - _band_db(power, freqs, 2000, 5000, "max")[sel])
+    )
     band = (freqs > 0) & (freqs <= 5000)
     spectrum_db = 10 * np.log10(power[band][:, sel].mean(axis=1) + 1e-12)
     slope = float(np.polyfit(freqs[band] / 1000, spectrum_db, 1)[0])
@@ -165,10 +199,24 @@ def librosa_prosody(y: np.ndarray, sr: int, *, fmin: float = F0_MIN, fmax: float
     voiced_runs, unvoiced_runs = _runs(voiced)
     envelope = scipy.signal.savgol_filter(level, 9, 2) if level.size >= 9 else level
     peaks, _ = scipy.signal.find_peaks(envelope, prominence=3.0, distance=max(1, int(0.1 / seconds_per_frame)))
-    timing = [voiced_runs.size / duration,
-              voiced_runs.mean() * seconds_per_frame if voiced_runs.size else 0.0,
-              unvoiced_runs.mean() * seconds_per_frame if unvoiced_runs.size else 0.0,
-              peaks.size / duration]
-    values = [*pitch, *loudness, float(voiced.mean()), jitter, shimmer, hnr,
-              alpha, hammarberg, slope, flux, *mfcc_means, *timing]
+    timing = [
+        voiced_runs.size / duration,
+        voiced_runs.mean() * seconds_per_frame if voiced_runs.size else 0.0,
+        unvoiced_runs.mean() * seconds_per_frame if unvoiced_runs.size else 0.0,
+        peaks.size / duration,
+    ]
+    values = [
+        *pitch,
+        *loudness,
+        float(voiced.mean()),
+        jitter,
+        shimmer,
+        hnr,
+        alpha,
+        hammarberg,
+        slope,
+        flux,
+        *mfcc_means,
+        *timing,
+    ]
     return np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)

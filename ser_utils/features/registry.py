@@ -53,8 +53,7 @@ class FeatureSet:
         params = dict(params or {})
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
-            raise ValueError(f"feature set {self.name!r} has no parameter(s) {unknown}; "
-                             f"valid: {sorted(self.defaults)}")
+            raise ValueError(f"feature set {self.name!r} has no parameter(s) {unknown}; valid: {sorted(self.defaults)}")
         resolved = {**self.defaults, **params}
         if "backend" in resolved:
             resolved["backend"] = _prosody.resolve_backend(resolved["backend"])
@@ -73,39 +72,92 @@ class FeatureSet:
 
 def _defaults(function: Callable[..., np.ndarray]) -> dict[str, Any]:
     """The keyword-only parameters of a feature function and their defaults."""
-    return {name: p.default for name, p in inspect.signature(function).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return {
+        name: p.default
+        for name, p in inspect.signature(function).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
 
 
-def _register(name: str, function: Callable[..., np.ndarray], description: str, kind: Kind,
-              names: Callable[..., list[str]] | None = None, row_features=None, threads=None,
-              isolate=None) -> FeatureSet:
-    return FeatureSet(name, function, _defaults(function), description, kind, names, row_features,
-                      threads or (lambda params: True), isolate or (lambda params: False))
+def _register(
+    name: str,
+    function: Callable[..., np.ndarray],
+    description: str,
+    kind: Kind,
+    names: Callable[..., list[str]] | None = None,
+    row_features=None,
+    threads=None,
+    isolate=None,
+) -> FeatureSet:
+    return FeatureSet(
+        name,
+        function,
+        _defaults(function),
+        description,
+        kind,
+        names,
+        row_features,
+        threads or (lambda params: True),
+        isolate or (lambda params: False),
+    )
 
 
 #: Every feature set, by name.
-FEATURE_SETS: dict[str, FeatureSet] = {s.name: s for s in [
-    _register("kaggle162", spectral.kaggle162,
-              "means of ZCR, chroma, MFCC, RMS, mel (162): the widely copied Kaggle vector", "vector",
-              spectral.kaggle162_names),
-    _register("window160", spectral.window160,
-              "per 2 s window: means of mel (128), MFCC (20), chroma (12) = 160, one row per window", "windows",
-              spectral.window160_names),
-    _register("mfcc_mean", spectral.mfcc_mean, "mean of 20 MFCCs over time: the SVM baseline", "vector",
-              spectral.mfcc_mean_names),
-    _register("mfcc_seq", spectral.mfcc_seq,
-              "MFCC sequence (frames × coefficients, fixed length, optional deltas) for recurrent models", "sequence"),
-    _register("logmel", spectral.logmel,
-              "128-band log-mel image of fixed size (128×128; 256×256 for progressive resizing) for CNNs", "image"),
-    _register("stats", spectral.stats,
-              "mean/var/skew/kurtosis of 36 frame features + gender (145): a fusion model's statistical branch",
-              "vector", spectral.stats_names, ("gender", gender_column)),
-    _register("prosody", _prosody.prosody,
-              "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors", "vector",
-              _prosody.prosody_names, threads=lambda params: params["backend"] == "opensmile",
-              isolate=lambda params: params["backend"] == "opensmile"),
-]}
+FEATURE_SETS: dict[str, FeatureSet] = {
+    s.name: s
+    for s in [
+        _register(
+            "kaggle162",
+            spectral.kaggle162,
+            "means of ZCR, chroma, MFCC, RMS, mel (162): the widely copied Kaggle vector",
+            "vector",
+            spectral.kaggle162_names,
+        ),
+        _register(
+            "window160",
+            spectral.window160,
+            "per 2 s window: means of mel (128), MFCC (20), chroma (12) = 160, one row per window",
+            "windows",
+            spectral.window160_names,
+        ),
+        _register(
+            "mfcc_mean",
+            spectral.mfcc_mean,
+            "mean of 20 MFCCs over time: the SVM baseline",
+            "vector",
+            spectral.mfcc_mean_names,
+        ),
+        _register(
+            "mfcc_seq",
+            spectral.mfcc_seq,
+            "MFCC sequence (frames × coefficients, fixed length, optional deltas) for recurrent models",
+            "sequence",
+        ),
+        _register(
+            "logmel",
+            spectral.logmel,
+            "128-band log-mel image of fixed size (128×128; 256×256 for progressive resizing) for CNNs",
+            "image",
+        ),
+        _register(
+            "stats",
+            spectral.stats,
+            "mean/var/skew/kurtosis of 36 frame features + gender (145): a fusion model's statistical branch",
+            "vector",
+            spectral.stats_names,
+            ("gender", gender_column),
+        ),
+        _register(
+            "prosody",
+            _prosody.prosody,
+            "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors",
+            "vector",
+            _prosody.prosody_names,
+            threads=lambda params: params["backend"] == "opensmile",
+            isolate=lambda params: params["backend"] == "opensmile",
+        ),
+    ]
+}
 
 
 def get_feature_set(name: str) -> FeatureSet:
@@ -120,9 +172,15 @@ def describe_feature_sets() -> pd.DataFrame:
     """One row per feature set: output kind, shape per clip with default parameters, description, parameters."""
     rows = []
     for fs in FEATURE_SETS.values():
-        rows.append({"feature_set": fs.name, "kind": fs.kind, "shape": _default_shape(fs),
-                     "description": fs.description,
-                     "parameters": ", ".join(f"{k}={v!r}" for k, v in fs.defaults.items())})
+        rows.append(
+            {
+                "feature_set": fs.name,
+                "kind": fs.kind,
+                "shape": _default_shape(fs),
+                "description": fs.description,
+                "parameters": ", ".join(f"{k}={v!r}" for k, v in fs.defaults.items()),
+            }
+        )
     return pd.DataFrame(rows).set_index("feature_set")
 
 
@@ -147,8 +205,9 @@ def _apply(name: str, y: np.ndarray, sr: int, params: dict[str, Any]) -> np.ndar
     return np.asarray(get_feature_set(name).function(y, sr, **params), dtype=np.float32)
 
 
-def compute(name: str, y: np.ndarray, sr: int, params: Mapping[str, Any] | None = None,
-            rows: pd.DataFrame | None = None) -> np.ndarray:
+def compute(
+    name: str, y: np.ndarray, sr: int, params: Mapping[str, Any] | None = None, rows: pd.DataFrame | None = None
+) -> np.ndarray:
     """One feature set on one prepared clip (with manifest columns from ``rows``, one row, when given).
 
     A set that cannot share this process with TensorFlow (see :func:`must_isolate`) runs in a worker process.

@@ -50,8 +50,9 @@ def _quiet_chroma(spectrum: np.ndarray, sr: int) -> np.ndarray:
         return librosa.feature.chroma_stft(S=spectrum, sr=sr)
 
 
-def kaggle162(y: np.ndarray, sr: int, *, n_fft: int = 2048, hop_length: int = 512,
-              n_mfcc: int = 20, n_mels: int = 128) -> np.ndarray:
+def kaggle162(
+    y: np.ndarray, sr: int, *, n_fft: int = 2048, hop_length: int = 512, n_mfcc: int = 20, n_mels: int = 128
+) -> np.ndarray:
     """Per-clip means of ZCR (1), chroma STFT (12), MFCC (20), RMS (1) and mel (128): the widely copied 162-vector.
 
     Order and definitions follow the popular Kaggle notebooks: chroma from the STFT magnitude,
@@ -71,12 +72,27 @@ def kaggle162(y: np.ndarray, sr: int, *, n_fft: int = 2048, hop_length: int = 51
 
 def kaggle162_names(*, n_mfcc: int = 20, n_mels: int = 128, **_: object) -> list[str]:
     """Column names of :func:`kaggle162`."""
-    return (["zcr"] + [f"chroma_{c}" for c in CHROMA_NAMES] + [f"mfcc_{i}" for i in range(n_mfcc)]
-            + ["rms"] + [f"mel_{i}" for i in range(n_mels)])
+    return (
+        ["zcr"]
+        + [f"chroma_{c}" for c in CHROMA_NAMES]
+        + [f"mfcc_{i}" for i in range(n_mfcc)]
+        + ["rms"]
+        + [f"mel_{i}" for i in range(n_mels)]
+    )
 
 
-def window160(y: np.ndarray, sr: int, *, window: float = 2.0, hop: float | None = None, min_last: float = 0.5,
-              n_fft: int = 2048, hop_length: int = 512, n_mels: int = 128, n_mfcc: int = 20) -> np.ndarray:
+def window160(
+    y: np.ndarray,
+    sr: int,
+    *,
+    window: float = 2.0,
+    hop: float | None = None,
+    min_last: float = 0.5,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_mels: int = 128,
+    n_mfcc: int = 20,
+) -> np.ndarray:
     """Per ``window``-second window: column means of mel (128), MFCC (20) and chroma (12) → windows × 160.
 
     ``hop`` None means no overlap; a last partial window is kept (zero-padded) when it holds at
@@ -86,15 +102,19 @@ def window160(y: np.ndarray, sr: int, *, window: float = 2.0, hop: float | None 
     for piece in segment(y, sr, window, hop, min_last):
         power = _power(piece, n_fft, hop_length)
         mel = _mel(power, sr, n_fft, n_mels)
-        rows.append(np.concatenate([mel.mean(axis=1), _mfcc(mel, n_mfcc).mean(axis=1),
-                                    _quiet_chroma(power, sr).mean(axis=1)]))
+        rows.append(
+            np.concatenate([mel.mean(axis=1), _mfcc(mel, n_mfcc).mean(axis=1), _quiet_chroma(power, sr).mean(axis=1)])
+        )
     return np.asarray(rows, dtype=np.float32)
 
 
 def window160_names(*, n_mels: int = 128, n_mfcc: int = 20, **_: object) -> list[str]:
     """Column names of :func:`window160`."""
-    return ([f"mel_{i}" for i in range(n_mels)] + [f"mfcc_{i}" for i in range(n_mfcc)]
-            + [f"chroma_{c}" for c in CHROMA_NAMES])
+    return (
+        [f"mel_{i}" for i in range(n_mels)]
+        + [f"mfcc_{i}" for i in range(n_mfcc)]
+        + [f"chroma_{c}" for c in CHROMA_NAMES]
+    )
 
 
 def mfcc_mean(y: np.ndarray, sr: int, *, n_mfcc: int = 20, n_fft: int = 2048, hop_length: int = 512) -> np.ndarray:
@@ -113,8 +133,18 @@ def _fit_frames(y: np.ndarray, frames: int, hop_length: int, align: str) -> np.n
     return fix_length(y, (frames - 1) * hop_length, align)  # type: ignore[arg-type]
 
 
-def mfcc_seq(y: np.ndarray, sr: int, *, n_mfcc: int = 40, deltas: bool = False, frames: int = 300,
-             n_fft: int = 512, hop_length: int = 160, n_mels: int = 64, align: str = "centre") -> np.ndarray:
+def mfcc_seq(
+    y: np.ndarray,
+    sr: int,
+    *,
+    n_mfcc: int = 40,
+    deltas: bool = False,
+    frames: int = 300,
+    n_fft: int = 512,
+    hop_length: int = 160,
+    n_mels: int = 64,
+    align: str = "centre",
+) -> np.ndarray:
     """MFCC time sequence (frames × coefficients) of fixed length, for recurrent models.
 
     Defaults: 40 coefficients, 32 ms frames every 10 ms, 300 frames (3 s; the waveform is padded
@@ -127,8 +157,17 @@ def mfcc_seq(y: np.ndarray, sr: int, *, n_mfcc: int = 40, deltas: bool = False, 
     return np.ascontiguousarray(coeffs.T, dtype=np.float32)
 
 
-def logmel(y: np.ndarray, sr: int, *, size: tuple[int, int] | list[int] = (128, 128), duration: float = 3.0,
-           n_mels: int = 128, n_fft: int = 1024, top_db: float = 80.0, align: str = "centre") -> np.ndarray:
+def logmel(
+    y: np.ndarray,
+    sr: int,
+    *,
+    size: tuple[int, int] | list[int] = (128, 128),
+    duration: float = 3.0,
+    n_mels: int = 128,
+    n_fft: int = 1024,
+    top_db: float = 80.0,
+    align: str = "centre",
+) -> np.ndarray:
     """A 128-band log-mel "image" of exactly ``size`` = (height, width), in dB (power, ref 1.0).
 
     The hop is chosen so ``duration`` seconds give exactly ``width`` frames (the waveform is padded
@@ -138,8 +177,9 @@ def logmel(y: np.ndarray, sr: int, *, size: tuple[int, int] | list[int] = (128, 
     height, width = int(size[0]), int(size[1])
     hop = max(1, int(np.ceil(duration * sr / (width - 1))))
     y = _fit_frames(y, width, hop, align)
-    image = librosa.power_to_db(_mel(_power(y, max(n_fft, hop), hop), sr, max(n_fft, hop), n_mels),
-                                ref=1.0, top_db=top_db)
+    image = librosa.power_to_db(
+        _mel(_power(y, max(n_fft, hop), hop), sr, max(n_fft, hop), n_mels), ref=1.0, top_db=top_db
+    )
     if height != n_mels:
         image = scipy.ndimage.zoom(image, (height / n_mels, 1.0), order=1)
         missing = max(0, height - image.shape[0])  # zoom rounds: make the height exact
@@ -148,8 +188,9 @@ def logmel(y: np.ndarray, sr: int, *, size: tuple[int, int] | list[int] = (128, 
 
 
 #: Frame-level features summarised by :func:`stats` (names, in order).
-STAT_FRAME_FEATURES = ([f"mfcc_{i}" for i in range(20)] + [f"chroma_{c}" for c in CHROMA_NAMES]
-                       + ["zcr", "rms", "centroid", "bandwidth"])
+STAT_FRAME_FEATURES = (
+    [f"mfcc_{i}" for i in range(20)] + [f"chroma_{c}" for c in CHROMA_NAMES] + ["zcr", "rms", "centroid", "bandwidth"]
+)
 STAT_NAMES = ("mean", "var", "skew", "kurtosis")
 
 
@@ -162,18 +203,27 @@ def stats(y: np.ndarray, sr: int, *, n_fft: int = 2048, hop_length: int = 512) -
     """
     power = _power(y, n_fft, hop_length)
     magnitude = np.sqrt(power)
-    frames = np.vstack([
-        _mfcc(_mel(power, sr, n_fft, 128), 20),
-        _quiet_chroma(power, sr),
-        librosa.feature.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop_length),
-        librosa.feature.rms(S=magnitude, frame_length=n_fft, hop_length=hop_length),
-        librosa.feature.spectral_centroid(S=magnitude, sr=sr) / 1000.0,  # kHz keeps the scale near the others
-        librosa.feature.spectral_bandwidth(S=magnitude, sr=sr) / 1000.0,
-    ]).astype(np.float64)
+    frames = np.vstack(
+        [
+            _mfcc(_mel(power, sr, n_fft, 128), 20),
+            _quiet_chroma(power, sr),
+            librosa.feature.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop_length),
+            librosa.feature.rms(S=magnitude, frame_length=n_fft, hop_length=hop_length),
+            librosa.feature.spectral_centroid(S=magnitude, sr=sr) / 1000.0,  # kHz keeps the scale near the others
+            librosa.feature.spectral_bandwidth(S=magnitude, sr=sr) / 1000.0,
+        ]
+    ).astype(np.float64)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        values = np.stack([frames.mean(axis=1), frames.var(axis=1),
-                           scipy.stats.skew(frames, axis=1), scipy.stats.kurtosis(frames, axis=1)], axis=1)
+        values = np.stack(
+            [
+                frames.mean(axis=1),
+                frames.var(axis=1),
+                scipy.stats.skew(frames, axis=1),
+                scipy.stats.kurtosis(frames, axis=1),
+            ],
+            axis=1,
+        )
     return np.nan_to_num(values.reshape(-1), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 

@@ -16,6 +16,21 @@ from .fusion import HEADS as FUSION_HEADS
 from .recurrent import CRNN_VARIATIONS
 from .registry import ACCEPTS, MODELS, ModelSpec, build_model, describe_models, get_model
 
-__all__ = ["ACCEPTS", "CRNN_VARIATIONS", "FUSION_HEADS", "MODELS", "ModelSpec", "WeightsUnavailableError",
-           "build_model", "configure_device", "describe_models", "device_info", "get_model", "input_stats",
-           "keras_cache_dir", "keras_module", "resolve_imagenet_weights", "tensorflow_module"]
+__all__ = [
+    "ACCEPTS",
+    "CRNN_VARIATIONS",
+    "FUSION_HEADS",
+    "MODELS",
+    "ModelSpec",
+    "WeightsUnavailableError",
+    "build_model",
+    "configure_device",
+    "describe_models",
+    "device_info",
+    "get_model",
+    "input_stats",
+    "keras_cache_dir",
+    "keras_module",
+    "resolve_imagenet_weights",
+    "tensorflow_module",
+]

@@ -48,6 +48,7 @@ def keras_module(quiet: bool = True):
     with _quiet_stderr() if quiet else contextlib.nullcontext():
         import keras
         import tensorflow as tf  # noqa: F401 - imported first so its banner is silenced too
+
         tf.constant(0.0) + 1.0  # the CPU-feature notice is printed on the first op
     return keras
 
@@ -97,9 +98,15 @@ def device_info() -> dict[str, Any]:
     devices = tf.config.list_physical_devices("GPU")
     if devices:
         details = tf.config.experimental.get_device_details(devices[0])
-        device = f"GPU: {details.get('device_name', devices[0].name)}" + (f" (×{len(devices)})" if len(devices) > 1 else "")
+        device = f"GPU: {details.get('device_name', devices[0].name)}" + (
+            f" (×{len(devices)})" if len(devices) > 1 else ""
+        )
     else:
         device = f"CPU ({os.cpu_count()} cores)"
-    return {"device": device, "precision": keras.mixed_precision.global_policy().name,
-            "deterministic": bool(_CONFIGURED.get("deterministic")), "tensorflow": tf.__version__,
-            "keras": keras.__version__}
+    return {
+        "device": device,
+        "precision": keras.mixed_precision.global_policy().name,
+        "deterministic": bool(_CONFIGURED.get("deterministic")),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }

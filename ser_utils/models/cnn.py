@@ -23,8 +23,9 @@ def _vector_as_signal(shape, norm, name="features"):
     return inp, keras.layers.Reshape((int(shape[0]), 1), name=f"{name}_as_signal")(x)
 
 
-def cnn1(input_shape: Sequence[int], n_classes: int, *, norm=None, filters: int = 128, kernel: int = 5,
-         dropout: float = 0.2):
+def cnn1(
+    input_shape: Sequence[int], n_classes: int, *, norm=None, filters: int = 128, kernel: int = 5, dropout: float = 0.2
+):
     """CNN-1 (CRNN study): one Conv1D (128 filters, kernel 5, ReLU) → dropout 0.2 → flatten → softmax."""
     L = keras_module().layers
     inp, x = _vector_as_signal(input_shape, norm)
@@ -34,8 +35,17 @@ def cnn1(input_shape: Sequence[int], n_classes: int, *, norm=None, filters: int 
     return keras_module().Model(inp, classifier(x, n_classes), name="cnn1")
 
 
-def cnn4(input_shape: Sequence[int], n_classes: int, *, norm=None, filters: Sequence[int] = (256, 256, 128, 64),
-         kernel: int = 5, pool: int = 5, dense: int = 32, dropout: Sequence[float] = (0.2, 0.3)):
+def cnn4(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    norm=None,
+    filters: Sequence[int] = (256, 256, 128, 64),
+    kernel: int = 5,
+    pool: int = 5,
+    dense: int = 32,
+    dropout: Sequence[float] = (0.2, 0.3),
+):
     """CNN-4 (CRNN study, the widely copied Kaggle network): four Conv1D + max-pooling blocks (pool 5,
     stride 2), dropout 0.2 before the last block, then dense 32 (ReLU) → dropout 0.3 → softmax."""
     keras = keras_module()
@@ -52,8 +62,16 @@ def cnn4(input_shape: Sequence[int], n_classes: int, *, norm=None, filters: Sequ
     return keras.Model(inp, classifier(x, n_classes), name="cnn4")
 
 
-def conv1d5(input_shape: Sequence[int], n_classes: int, *, norm=None, filters: Sequence[int] = (16, 32, 64, 128, 256),
-            kernels: Sequence[int] = (11, 9, 7, 5, 3), dense: Sequence[int] = (128, 64), dropout: float = 0.3):
+def conv1d5(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    norm=None,
+    filters: Sequence[int] = (16, 32, 64, 128, 256),
+    kernels: Sequence[int] = (11, 9, 7, 5, 3),
+    dense: Sequence[int] = (128, 64),
+    dropout: float = 0.3,
+):
     """The EMOVO study's network for 2 s windows (160 values): five Conv1D (filters growing, kernels
     shrinking) each followed by max-pooling 2, flatten, two dense layers each followed by dropout, softmax."""
     keras = keras_module()
@@ -76,8 +94,15 @@ def _image_input(input_shape, norm, name="logmel"):
     return inp, L.Reshape((int(input_shape[0]), int(input_shape[1]), 1), name=f"{name}_as_image")(x)
 
 
-def cnn2d(input_shape: Sequence[int], n_classes: int, *, norm=None, filters: Sequence[int] = (16, 32, 64, 128),
-          kernel: int = 3, dropout: float = 0.3):
+def cnn2d(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    norm=None,
+    filters: Sequence[int] = (16, 32, 64, 128),
+    kernel: int = 3,
+    dropout: float = 0.3,
+):
     """A plain 2-D CNN on the log-mel image: blocks of Conv2D → batch norm → ReLU → max-pool 2, then global
     average pooling (any image size), dropout and softmax."""
     keras = keras_module()
@@ -132,7 +157,8 @@ def resolve_imagenet_weights(weights: str) -> str:
     raise WeightsUnavailableError(
         "ImageNet weights for ResNet-50 are not in Keras' cache and this machine is offline.\n"
         f"  Download {RESNET50_URL}\n  and put it at {cached}\n"
-        "  (or pass weights='/path/to/file.h5'), or use weights=None to train from scratch.")
+        "  (or pass weights='/path/to/file.h5'), or use weights=None to train from scratch."
+    )
 
 
 def _basic_block(x, filters: int, stride: int, name: str):
@@ -151,8 +177,17 @@ def _basic_block(x, filters: int, stride: int, name: str):
     return L.Activation("relu", name=f"{name}_out")(y)
 
 
-def resnet(input_shape: Sequence[int], n_classes: int, *, norm=None, blocks: Sequence[int] = (3, 4, 6, 3),
-           width: int = 64, dropout: float = 0.2, weights: str | None = None, freeze_backbone: bool = False):
+def resnet(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    norm=None,
+    blocks: Sequence[int] = (3, 4, 6, 3),
+    width: int = 64,
+    dropout: float = 0.2,
+    weights: str | None = None,
+    freeze_backbone: bool = False,
+):
     """ResNet-34-style network on log-mel images, from scratch: 7×7 stem, stages of basic blocks
     ``blocks`` = (3, 4, 6, 3) with widths ``width`` × (1, 2, 4, 8), global pooling, dropout, softmax.
 
@@ -168,7 +203,9 @@ def resnet(input_shape: Sequence[int], n_classes: int, *, norm=None, blocks: Seq
     if weights is not None:
         source = resolve_imagenet_weights(weights)
         rgb = L.Concatenate(name="to_rgb")([x, x, x])
-        backbone = keras.applications.ResNet50(include_top=False, weights=source, input_shape=(*map(int, input_shape), 3))
+        backbone = keras.applications.ResNet50(
+            include_top=False, weights=source, input_shape=(*map(int, input_shape), 3)
+        )
         backbone.trainable = not freeze_backbone
         x = L.GlobalAveragePooling2D(name="gap")(backbone(rgb))
         x = L.Dropout(dropout, name="dropout")(x)
@@ -180,12 +217,20 @@ def resnet(input_shape: Sequence[int], n_classes: int, *, norm=None, blocks: Seq
     for stage, n in enumerate(blocks):
         for b in range(n):
             stride = 2 if (b == 0 and stage > 0) else 1
-            x = _basic_block(x, width * 2 ** stage, stride, name=f"s{stage + 1}b{b + 1}")
+            x = _basic_block(x, width * 2**stage, stride, name=f"s{stage + 1}b{b + 1}")
     x = L.GlobalAveragePooling2D(name="gap")(x)
     x = L.Dropout(dropout, name="dropout")(x)
     depth = 2 + 2 * sum(blocks)
     return keras.Model(inp, classifier(x, n_classes), name=f"resnet{depth}")
 
 
-__all__ = ["WeightsUnavailableError", "cnn1", "cnn2d", "cnn4", "conv1d5", "keras_cache_dir", "resnet",
-           "resolve_imagenet_weights"]
+__all__ = [
+    "WeightsUnavailableError",
+    "cnn1",
+    "cnn2d",
+    "cnn4",
+    "conv1d5",
+    "keras_cache_dir",
+    "resnet",
+    "resolve_imagenet_weights",
+]

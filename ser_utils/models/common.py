@@ -21,7 +21,6 @@ from .backend import keras_module
 BN_MOMENTUM = 0.9
 
 
-
 def input_stats(X: np.ndarray, mode: str = "feature") -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of training inputs ``X`` (batch first) for a ``Normalization`` layer.
 
@@ -36,8 +35,13 @@ def input_stats(X: np.ndarray, mode: str = "feature") -> tuple[np.ndarray, np.nd
     return np.asarray(mean, np.float32), np.asarray(var, np.float32)
 
 
-def normalized_input(shape: Sequence[int], stats: tuple[np.ndarray, np.ndarray] | None = None, *,
-                     mode: str = "feature", name: str = "features"):
+def normalized_input(
+    shape: Sequence[int],
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    mode: str = "feature",
+    name: str = "features",
+):
     """``(keras.Input, normalised tensor)``; ``stats`` from :func:`input_stats` (None: identity until trained)."""
     keras = keras_module()
     shape = tuple(int(s) for s in shape)

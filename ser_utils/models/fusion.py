@@ -17,9 +17,19 @@ from .common import BN_MOMENTUM, classifier, normalized_input
 HEADS = ("mlp", "lstm", "bilstm")
 
 
-def fusion(input_shapes: Sequence[Sequence[int]], n_classes: int, *, norm=None, head: str = "mlp",
-           filters: Sequence[int] | None = None, kernel: int | None = None, deep_features: int = 32,
-           hidden: Sequence[int] = (12, 10), units: int = 32, dropout: float = 0.2):
+def fusion(
+    input_shapes: Sequence[Sequence[int]],
+    n_classes: int,
+    *,
+    norm=None,
+    head: str = "mlp",
+    filters: Sequence[int] | None = None,
+    kernel: int | None = None,
+    deep_features: int = 32,
+    hidden: Sequence[int] = (12, 10),
+    units: int = 32,
+    dropout: float = 0.2,
+):
     """Two inputs, in order: the deep branch's input and the statistics (``stats``, gender last).
 
     The deep branch is Conv1D (kernel 5, ``filters`` default 256, 256, each with max-pooling) on a

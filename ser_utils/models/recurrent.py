@@ -12,8 +12,15 @@ from .backend import keras_module
 from .common import as_list, classifier, normalized_input
 
 
-def lstm(input_shape: Sequence[int], n_classes: int, *, norm=None, units: Sequence[int] = (256, 64), dense: int = 128,
-         dropout: float = 0.2):
+def lstm(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    norm=None,
+    units: Sequence[int] = (256, 64),
+    dense: int = 128,
+    dropout: float = 0.2,
+):
     """The LSTM study's network on MFCC sequences (frames × coefficients): LSTM 256 (sequences) → dropout →
     LSTM 64 → dropout → dense 128 (ReLU) → dropout → softmax. Coefficients are normalised on the training part."""
     keras = keras_module()
@@ -27,8 +34,9 @@ def lstm(input_shape: Sequence[int], n_classes: int, *, norm=None, units: Sequen
     return keras.Model(inp, classifier(x, n_classes), name="lstm")
 
 
-def bilstm(input_shape: Sequence[int], n_classes: int, *, norm=None, units: int = 128, layers: int = 2,
-           dropout: float = 0.3):
+def bilstm(
+    input_shape: Sequence[int], n_classes: int, *, norm=None, units: int = 128, layers: int = 2, dropout: float = 0.3
+):
     """DeepEmoNet's recurrent model on the log-mel image read frame by frame (bands per step, normalised
     per band): two bidirectional LSTM layers → dropout → linear layer with softmax."""
     keras = keras_module()
@@ -41,9 +49,21 @@ def bilstm(input_shape: Sequence[int], n_classes: int, *, norm=None, units: int 
     return keras.Model(inp, classifier(x, n_classes), name="bilstm")
 
 
-def crnn(input_shape: Sequence[int], n_classes: int, *, norm=None, conv_layers: int = 3, kernel: int = 3,
-         filters: Sequence[int] = (64, 128, 256, 512), activations: str | Sequence[str] = "relu", cell: str = "lstm",
-         recurrent_layers: int = 4, units: int = 64, dropout: float = 0.2, first_kernel: int | None = None):
+def crnn(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    norm=None,
+    conv_layers: int = 3,
+    kernel: int = 3,
+    filters: Sequence[int] = (64, 128, 256, 512),
+    activations: str | Sequence[str] = "relu",
+    cell: str = "lstm",
+    recurrent_layers: int = 4,
+    units: int = 64,
+    dropout: float = 0.2,
+    first_kernel: int | None = None,
+):
     """CRNN (CRNN study) on a feature vector read as a 1-channel signal: ``conv_layers`` × (Conv1D → max-pool 2)
     with ``filters`` growing, then ``recurrent_layers`` stacked LSTM/GRU layers of ``units``, each followed by
     dropout, then softmax. ``activations``: one for all conv layers or one per layer (e.g. relu, elu, tanh);
@@ -73,8 +93,15 @@ CRNN_VARIATIONS: dict[str, dict] = {
     "reducing dropout (0.1)": {"dropout": 0.1},
     "kernel size 5": {"kernel": 5},
     "+ extra conv layer (4)": {"kernel": 5, "conv_layers": 4},
-    "+ mixed activations (ReLU, ELU, tanh, ReLU)": {"kernel": 5, "conv_layers": 4,
-                                                    "activations": ["relu", "elu", "tanh", "relu"]},
-    "+ GRU instead of LSTM": {"kernel": 5, "conv_layers": 4, "activations": ["relu", "elu", "tanh", "relu"],
-                              "cell": "gru"},
+    "+ mixed activations (ReLU, ELU, tanh, ReLU)": {
+        "kernel": 5,
+        "conv_layers": 4,
+        "activations": ["relu", "elu", "tanh", "relu"],
+    },
+    "+ GRU instead of LSTM": {
+        "kernel": 5,
+        "conv_layers": 4,
+        "activations": ["relu", "elu", "tanh", "relu"],
+        "cell": "gru",
+    },
 }

@@ -49,9 +49,19 @@ def corpus_items(layout: str, size: str = "default") -> list[Item]:
 def _write_item(folder: Path, layout: str, item: Item, seed: int) -> str:
     """Synthesise one item and write it as tagged 16-bit PCM (temporary name, then rename)."""
     spec = get_layout(layout)
-    y = synthesize_utterance(item.emotion, sentence=item.sentence, language=spec.language, speaker=item.speaker,
-                             sex=item.sex, intensity=item.intensity, sr=spec.sr, channels=item.channels,
-                             seed=seed, corpus=layout, silence=spec.silence)
+    y = synthesize_utterance(
+        item.emotion,
+        sentence=item.sentence,
+        language=spec.language,
+        speaker=item.speaker,
+        sex=item.sex,
+        intensity=item.intensity,
+        sr=spec.sr,
+        channels=item.channels,
+        seed=seed,
+        corpus=layout,
+        silence=spec.silence,
+    )
     pcm = np.round(y * 32767).astype(np.int16)
     path = folder / item.relpath
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +95,10 @@ def _clear(folder: Path) -> None:
     foreign = [p for p in wavs if p not in ours_wav] + extras
     if foreign or (files and not evidence):
         example = (foreign or files)[0]
-        raise FileExistsError(f"{folder} holds files that ser_utils.synthetic did not write (e.g. {example}); "
-                              "refusing to overwrite what may be a real corpus: move it or pick another root")
+        raise FileExistsError(
+            f"{folder} holds files that ser_utils.synthetic did not write (e.g. {example}); "
+            "refusing to overwrite what may be a real corpus: move it or pick another root"
+        )
     for p in sorted(files, key=lambda p: p.name != MARKER):  # the marker first: never a stale "complete"
         p.unlink()
     for d in sorted((d for d in folder.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
@@ -95,8 +107,14 @@ def _clear(folder: Path) -> None:
 
 def _marker(layout: str, seed: int, size: str, n_files: int) -> dict:
     """The marker content describing a complete corpus."""
-    return {"generator": "ser_utils.synthetic", "generator_version": GENERATOR_VERSION, "layout": layout,
-            "seed": seed, "size": size, "n_files": n_files}
+    return {
+        "generator": "ser_utils.synthetic",
+        "generator_version": GENERATOR_VERSION,
+        "layout": layout,
+        "seed": seed,
+        "size": size,
+        "n_files": n_files,
+    }
 
 
 @contextmanager
@@ -129,16 +147,16 @@ def _generate(spec: Layout, size: str, folder: Path, seed: int, n_jobs: int, pro
     folder.mkdir(parents=True, exist_ok=True)
     jobs = (delayed(_write_item)(folder, spec.name, item, seed) for item in items)
     runner = Parallel(n_jobs=n_jobs, backend=_BACKEND, return_as="generator_unordered", batch_size=8)
-    for _ in tqdm(runner(jobs), total=len(items), desc=f"synthetic {spec.folder}", unit="file",
-                  disable=not progress):
+    for _ in tqdm(runner(jobs), total=len(items), desc=f"synthetic {spec.folder}", unit="file", disable=not progress):
         pass
     if spec.name == "cremad":
         write_cremad_demographics(folder, size)
     (folder / MARKER).write_text(json.dumps(_marker(spec.name, seed, size, len(items)), indent=2) + "\n")
 
 
-def generate_corpus(layout: str, out_dir: str | Path, *, seed: int = 0, size: str = "default",
-                    n_jobs: int = -1, progress: bool = True) -> Path:
+def generate_corpus(
+    layout: str, out_dir: str | Path, *, seed: int = 0, size: str = "default", n_jobs: int = -1, progress: bool = True
+) -> Path:
     """Write a synthetic corpus in the real layout of ``layout`` under out_dir/<FOLDER>; return that folder.
 
     FOLDER is "EMOVO", "RAVDESS" or "CREMA-D". A previous synthetic corpus there is replaced; a folder
@@ -151,8 +169,9 @@ def generate_corpus(layout: str, out_dir: str | Path, *, seed: int = 0, size: st
     return root / spec.folder
 
 
-def ensure_corpus(layout: str, root: str | Path, *, seed: int = 0, size: str = "default",
-                  n_jobs: int = -1, progress: bool = True) -> Path:
+def ensure_corpus(
+    layout: str, root: str | Path, *, seed: int = 0, size: str = "default", n_jobs: int = -1, progress: bool = True
+) -> Path:
     """Return root/<FOLDER>, generating it unless its marker matches (version, layout, seed, size, count)."""
     spec = get_layout(layout, size)
     root = Path(root).expanduser().resolve()

@@ -50,13 +50,19 @@ class Layout:
 
 EMOVO_SPEAKERS = ("f1", "f2", "f3", "m1", "m2", "m3")
 EMOVO_SENTENCES = ("b1", "b2", "b3", "l1", "l2", "l3", "l4", "n1", "n2", "n3", "n4", "n5", "d1", "d2")
-EMOVO_EMOTIONS = {"dis": "disgust", "gio": "happy", "neu": "neutral", "pau": "fear", "rab": "angry",
-                  "sor": "surprise", "tri": "sad"}
+EMOVO_EMOTIONS = {
+    "dis": "disgust",
+    "gio": "happy",
+    "neu": "neutral",
+    "pau": "fear",
+    "rab": "angry",
+    "sor": "surprise",
+    "tri": "sad",
+}
 #: The real EMOVO has a mono file among the stereo ones; these are ours (present in both sizes).
 EMOVO_MONO = frozenset({"f2/neu-f2-b1.wav", "m3/tri-m3-n1.wav"})
 
-RAVDESS_EMOTIONS = {1: "neutral", 2: "calm", 3: "happy", 4: "sad", 5: "angry", 6: "fear", 7: "disgust",
-                    8: "surprise"}
+RAVDESS_EMOTIONS = {1: "neutral", 2: "calm", 3: "happy", 4: "sad", 5: "angry", 6: "fear", 7: "disgust", 8: "surprise"}
 RAVDESS_INTENSITY = {1: 1.0, 2: 1.6}
 
 CREMAD_SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI")
@@ -87,9 +93,16 @@ def _ravdess_items(size: str) -> list[Item]:
             for inten in (1,) if emo == 1 else (1, 2):
                 for statement in (1, 2):
                     name = f"03-01-{emo:02d}-{inten:02d}-{statement:02d}-01-{actor:02d}.wav"
-                    items.append(Item(f"Actor_{actor:02d}/{name}", f"Actor_{actor:02d}",
-                                      "male" if actor % 2 else "female", f"{statement:02d}", emotion,
-                                      RAVDESS_INTENSITY[inten]))
+                    items.append(
+                        Item(
+                            f"Actor_{actor:02d}/{name}",
+                            f"Actor_{actor:02d}",
+                            "male" if actor % 2 else "female",
+                            f"{statement:02d}",
+                            emotion,
+                            RAVDESS_INTENSITY[inten],
+                        )
+                    )
     return items
 
 
@@ -113,8 +126,16 @@ def _cremad_items(size: str) -> list[Item]:
             for code, emotion in CREMAD_EMOTIONS.items():
                 levels = ("LO", "MD", "HI") if sent == "IEO" and code != "NEU" else ("XX",)
                 for level in levels:
-                    items.append(Item(f"AudioWAV/{actor}_{sent}_{code}_{level}.wav", str(actor), sex, sent,
-                                      emotion, CREMAD_LEVELS[level]))
+                    items.append(
+                        Item(
+                            f"AudioWAV/{actor}_{sent}_{code}_{level}.wav",
+                            str(actor),
+                            sex,
+                            sent,
+                            emotion,
+                            CREMAD_LEVELS[level],
+                        )
+                    )
     return items
 
 

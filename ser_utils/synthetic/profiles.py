@@ -47,22 +47,87 @@ STYLE_OFFSET_SD = 1.2
 #: Deviation of each emotion from neutral along those dimensions, at intensity 1.
 EMOTION_PROFILES: dict[str, dict[str, float]] = {
     "neutral": {},
-    "calm": {"f0": -0.7, "range": -0.25, "level": -3.0, "rate": -0.10, "tension": -0.3, "breath": 0.25,
-             "pause": 0.2, "artic": -0.05},
-    "happy": {"f0": 3.0, "range": 0.40, "level": 3.5, "rate": 0.08, "tension": 0.3, "pause": -0.15,
-              "artic": 0.05, "f1": 0.04, "smile": 0.04, "final": 1.0},
-    "sad": {"f0": -2.0, "range": -0.50, "level": -5.0, "rate": -0.20, "tension": -0.6, "breath": 0.5,
-            "jitter": 0.2, "creak": 0.1, "pause": 0.5, "artic": -0.25, "f1": -0.03, "final": -1.0},
-    "angry": {"f0": 3.5, "range": 0.45, "level": 7.0, "rate": 0.12, "tension": 0.8, "breath": -0.2,
-              "jitter": 0.1, "pause": -0.3, "artic": 0.10, "f1": 0.08, "final": -1.5, "stress_len": 0.1,
-              "irregular": 0.02},
-    "fear": {"f0": 4.5, "range": 0.15, "level": 1.0, "rate": 0.15, "tension": 0.2, "breath": 0.3,
-             "jitter": 0.6, "shimmer": 0.3, "tremor": 0.6, "pause": 0.1, "artic": -0.05, "irregular": 0.08},
-    "disgust": {"f0": -1.5, "range": -0.10, "level": -1.0, "rate": -0.20, "tension": -0.1, "breath": 0.1,
-                "jitter": 0.3, "shimmer": 0.2, "creak": 0.35, "pause": 0.2, "artic": -0.10, "final": -0.5,
-                "stress_len": 0.35},
-    "surprise": {"f0": 4.0, "range": 0.60, "level": 3.0, "tension": 0.3, "artic": 0.05, "f1": 0.03,
-                 "final": 6.0},
+    "calm": {
+        "f0": -0.7,
+        "range": -0.25,
+        "level": -3.0,
+        "rate": -0.10,
+        "tension": -0.3,
+        "breath": 0.25,
+        "pause": 0.2,
+        "artic": -0.05,
+    },
+    "happy": {
+        "f0": 3.0,
+        "range": 0.40,
+        "level": 3.5,
+        "rate": 0.08,
+        "tension": 0.3,
+        "pause": -0.15,
+        "artic": 0.05,
+        "f1": 0.04,
+        "smile": 0.04,
+        "final": 1.0,
+    },
+    "sad": {
+        "f0": -2.0,
+        "range": -0.50,
+        "level": -5.0,
+        "rate": -0.20,
+        "tension": -0.6,
+        "breath": 0.5,
+        "jitter": 0.2,
+        "creak": 0.1,
+        "pause": 0.5,
+        "artic": -0.25,
+        "f1": -0.03,
+        "final": -1.0,
+    },
+    "angry": {
+        "f0": 3.5,
+        "range": 0.45,
+        "level": 7.0,
+        "rate": 0.12,
+        "tension": 0.8,
+        "breath": -0.2,
+        "jitter": 0.1,
+        "pause": -0.3,
+        "artic": 0.10,
+        "f1": 0.08,
+        "final": -1.5,
+        "stress_len": 0.1,
+        "irregular": 0.02,
+    },
+    "fear": {
+        "f0": 4.5,
+        "range": 0.15,
+        "level": 1.0,
+        "rate": 0.15,
+        "tension": 0.2,
+        "breath": 0.3,
+        "jitter": 0.6,
+        "shimmer": 0.3,
+        "tremor": 0.6,
+        "pause": 0.1,
+        "artic": -0.05,
+        "irregular": 0.08,
+    },
+    "disgust": {
+        "f0": -1.5,
+        "range": -0.10,
+        "level": -1.0,
+        "rate": -0.20,
+        "tension": -0.1,
+        "breath": 0.1,
+        "jitter": 0.3,
+        "shimmer": 0.2,
+        "creak": 0.35,
+        "pause": 0.2,
+        "artic": -0.10,
+        "final": -0.5,
+        "stress_len": 0.35,
+    },
+    "surprise": {"f0": 4.0, "range": 0.60, "level": 3.0, "tension": 0.3, "artic": 0.05, "f1": 0.03, "final": 6.0},
 }
 
 
@@ -108,8 +173,13 @@ class Speaker:
 
 def _studio(rng: np.random.Generator) -> dict[str, float]:
     """The recording set-up shared by one corpus's speakers (its mean channel)."""
-    return {"highpass_hz": rng.uniform(40, 90), "shelf_db": rng.normal(0, 2), "rt60": rng.uniform(0.12, 0.35),
-            "drr_db": rng.uniform(8, 16), "noise_db": rng.uniform(-66, -52)}
+    return {
+        "highpass_hz": rng.uniform(40, 90),
+        "shelf_db": rng.normal(0, 2),
+        "rt60": rng.uniform(0.12, 0.35),
+        "drr_db": rng.uniform(8, 16),
+        "noise_db": rng.uniform(-66, -52),
+    }
 
 
 def make_channel(seed: int, corpus: str, speaker: str) -> Channel:
@@ -196,14 +266,17 @@ class UtteranceParams:
     irregular: float
 
 
-def utterance_params(speaker: Speaker, style: Style, emotion: str, intensity: float,
-                     rng: np.random.Generator) -> UtteranceParams:
+def utterance_params(
+    speaker: Speaker, style: Style, emotion: str, intensity: float, rng: np.random.Generator
+) -> UtteranceParams:
     """Baseline + intensity x (style gain x emotion profile + style offset) + per-utterance noise."""
     if emotion not in EMOTION_PROFILES:
         raise ValueError(f"unknown emotion {emotion!r}; expected one of {list(EMOTIONS)}")
     profile = EMOTION_PROFILES[emotion]
-    d = {dim: intensity * (style.gain[dim] * profile.get(dim, 0.0) + style.offset[dim]) + rng.normal(0, sd)
-         for dim, sd in UTTERANCE_SD.items()}
+    d = {
+        dim: intensity * (style.gain[dim] * profile.get(dim, 0.0) + style.offset[dim]) + rng.normal(0, sd)
+        for dim, sd in UTTERANCE_SD.items()
+    }
     return UtteranceParams(
         f0_hz=speaker.f0_hz * 2 ** (d["f0"] / 12),
         range_st=speaker.range_st * float(np.exp(d["range"])),

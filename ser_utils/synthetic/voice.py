@@ -46,8 +46,15 @@ RHYTHM: dict[str, dict[str, float]] = {
     "en": {"tempo": 0.85, "stressed": 1.45, "unstressed": 0.70, "vot": 0.055, "accent": 0.85, "pause": 0.06},
 }
 #: Amplitude of the voice source per manner of articulation (vowels = 1).
-_VOICING = {"vowel": 1.0, "approximant": 0.55, "trill": 0.5, "nasal": 0.35, "fricative": 0.3,
-            "affricate": 0.2, "stop": 0.07}
+_VOICING = {
+    "vowel": 1.0,
+    "approximant": 0.55,
+    "trill": 0.5,
+    "nasal": 0.35,
+    "fricative": 0.3,
+    "affricate": 0.2,
+    "stop": 0.07,
+}
 #: Fixed higher formants (male, Hz) and bandwidths of F1..F5 (Hz).
 _F45 = (3500.0, 4500.0)
 _BANDWIDTHS = np.array([70.0, 100.0, 140.0, 220.0, 300.0])
@@ -86,8 +93,9 @@ class Timeline:
     duration: float
 
 
-def plan_timeline(sentence: Sentence, p: UtteranceParams, language: str, rng: np.random.Generator,
-                  silence: tuple[float, float]) -> Timeline:
+def plan_timeline(
+    sentence: Sentence, p: UtteranceParams, language: str, rng: np.random.Generator, silence: tuple[float, float]
+) -> Timeline:
     """Give every phone a duration and every word boundary a possible pause (rate, stress, emotion)."""
     rhythm = RHYTHM[language]
     sylls = sentence.syllables
@@ -112,7 +120,7 @@ def plan_timeline(sentence: Sentence, p: UtteranceParams, language: str, rng: np
         for ph in syl.phones:
             d = ph.duration * rhythm["tempo"] / p.rate * float(np.exp(rng.normal(0, p.irregular)))
             if ph.kind == "vowel":
-                d *= (rhythm["stressed"] * p.stress_len if syl.stressed else rhythm["unstressed"]) / n_vowels ** 0.6
+                d *= (rhythm["stressed"] * p.stress_len if syl.stressed else rhythm["unstressed"]) / n_vowels**0.6
             if final:
                 d *= 1.35
             elif syl.word_final:
@@ -130,8 +138,7 @@ def plan_timeline(sentence: Sentence, p: UtteranceParams, language: str, rng: np
                 vowel_mid = t + d / 2
             segments.append(Segment(ph, t, d, gain, vot))
             t += d
-        timings.append(SyllableTiming(start, t, vowel_mid if vowel_mid is not None else (start + t) / 2,
-                                      syl.stressed))
+        timings.append(SyllableTiming(start, t, vowel_mid if vowel_mid is not None else (start + t) / 2, syl.stressed))
     phrases.append((phrase_start, t))
     trail = silence[1] * rng.uniform(0.7, 1.3)
     segments.append(Segment(None, t, trail, 0.0))
@@ -153,21 +160,22 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def f0_contour(tl: Timeline, p: UtteranceParams, question: bool, accent_prob: float, tf: np.ndarray,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def f0_contour(
+    tl: Timeline, p: UtteranceParams, question: bool, accent_prob: float, tf: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """F0 (Hz) and creak amount per control frame: declination, accents, boundary tone, drift, tremor."""
     st = np.zeros_like(tf)
     creak = np.full_like(tf, 0.3 * p.creak)
     decl = 0.35 * p.range_st
     for j, (a, b) in enumerate(tl.phrases):
         in_phrase = (tf >= a - 0.05) & (tf < b + 0.1) if j + 1 < len(tl.phrases) else tf >= a - 0.05
-        st[in_phrase] = 0.85 ** j - decl * (tf[in_phrase] - a)
+        st[in_phrase] = 0.85**j - decl * (tf[in_phrase] - a)
         creak += 0.7 * p.creak * _smoothstep((tf - (b - 0.35 * (b - a))) / (0.35 * (b - a))) * (tf <= b + 0.05)
         accents = [s for s in tl.syllables if s.stressed and a <= s.start < b]
         for k, s in enumerate(accents):
             if 0 < k < len(accents) - 1 and rng.random() > accent_prob:
                 continue
-            height = p.range_st * rng.uniform(0.6, 1.15) * 0.85 ** k
+            height = p.range_st * rng.uniform(0.6, 1.15) * 0.85**k
             width = max(0.05, 0.45 * (s.end - s.start))
             st += height * np.exp(-0.5 * ((tf - s.vowel_mid - 0.3 * width) / width) ** 2)
     last = tl.syllables[-1]
@@ -180,8 +188,9 @@ def f0_contour(tl: Timeline, p: UtteranceParams, question: bool, accent_prob: fl
     return np.clip(p.f0_hz * 2 ** (st / 12), 55.0, 700.0), np.clip(creak, 0.0, 1.0)
 
 
-def control_tracks(tl: Timeline, p: UtteranceParams, spk: Speaker, tf: np.ndarray,
-                   ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def control_tracks(
+    tl: Timeline, p: UtteranceParams, spk: Speaker, tf: np.ndarray, ts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Formant frequencies (F1..F5) per frame; voicing and aspiration amplitude per sample."""
     av_t, av_v, ah_t, ah_v, ft, fv = [], [], [], [], [], []
     for seg in tl.segments:
@@ -230,8 +239,9 @@ def control_tracks(tl: Timeline, p: UtteranceParams, spk: Speaker, tf: np.ndarra
     return np.concatenate([f123, np.broadcast_to(_F45, (tf.size, 2))], axis=1) * spk.vtl, av, ah
 
 
-def glottal_source(f0_s: np.ndarray, creak_s: np.ndarray, av: np.ndarray, p: UtteranceParams, sr: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def glottal_source(
+    f0_s: np.ndarray, creak_s: np.ndarray, av: np.ndarray, p: UtteranceParams, sr: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Rosenberg pulses along F0 with jitter/shimmer/creak: (tilted flow derivative, flow) per sample.
 
     The derivative is normalised to unit RMS over voiced stretches (as is the vocal-tract output
@@ -255,8 +265,14 @@ def glottal_source(f0_s: np.ndarray, creak_s: np.ndarray, av: np.ndarray, p: Utt
     phi = np.where(valid, (n - starts[kk]) / period[kk], 1.0)
     oq = float(np.clip(0.62 - 0.12 * p.tension + 0.8 * p.breath, 0.35, 0.85))
     tp = oq * float(np.clip(0.72 + 0.08 * p.tension, 0.55, 0.85))
-    flow = np.where(phi < tp, 0.5 * (1 - np.cos(np.pi * phi / tp)),
-                    np.where(phi < oq, np.cos(0.5 * np.pi * (phi - tp) / (oq - tp)), 0.0)) * amp[kk]
+    flow = (
+        np.where(
+            phi < tp,
+            0.5 * (1 - np.cos(np.pi * phi / tp)),
+            np.where(phi < oq, np.cos(0.5 * np.pi * (phi - tp) / (oq - tp)), 0.0),
+        )
+        * amp[kk]
+    )
     deriv = _tilt(np.diff(flow, prepend=0.0), 3.0 + 5.0 * p.tension, sr)
     return deriv * av / _loud_rms(deriv, av), flow
 
@@ -324,7 +340,7 @@ def frication(tl: Timeline, n: int, sr: int, rng: np.random.Generator) -> np.nda
         else:
             env = _smoothstep(tt / min(0.02, d / 3)) * _smoothstep((d - tt) / min(0.02, d / 3))
         noise = signal.sosfilt(_band_sos(sr, *ph.noise_band), rng.standard_normal(m))
-        out[i0:i0 + m] += ph.noise_level * seg.gain * env * noise
+        out[i0 : i0 + m] += ph.noise_level * seg.gain * env * noise
     return out
 
 
@@ -348,21 +364,32 @@ def _biquad(kind: str, f0: float, db: float, sr: int, q: float = 0.707) -> np.nd
         a = [1 + alpha / big_a, -2 * cw, 1 - alpha / big_a]
     else:  # high shelf
         k = 2 * np.sqrt(big_a) * alpha
-        b = [big_a * ((big_a + 1) + (big_a - 1) * cw + k), -2 * big_a * ((big_a - 1) + (big_a + 1) * cw),
-             big_a * ((big_a + 1) + (big_a - 1) * cw - k)]
-        a = [(big_a + 1) - (big_a - 1) * cw + k, 2 * ((big_a - 1) - (big_a + 1) * cw),
-             (big_a + 1) - (big_a - 1) * cw - k]
+        b = [
+            big_a * ((big_a + 1) + (big_a - 1) * cw + k),
+            -2 * big_a * ((big_a - 1) + (big_a + 1) * cw),
+            big_a * ((big_a + 1) + (big_a - 1) * cw - k),
+        ]
+        a = [
+            (big_a + 1) - (big_a - 1) * cw + k,
+            2 * ((big_a - 1) - (big_a + 1) * cw),
+            (big_a + 1) - (big_a - 1) * cw - k,
+        ]
     return np.array(b + a) / a[0]
 
 
-def record(speech: np.ndarray, p: UtteranceParams, spk: Speaker, sr: int, channels: int,
-           rng: np.random.Generator) -> np.ndarray:
+def record(
+    speech: np.ndarray, p: UtteranceParams, spk: Speaker, sr: int, channels: int, rng: np.random.Generator
+) -> np.ndarray:
     """Vocal-effort gain, room, mic EQ, per-channel noise floor and a soft limiter: the file's samples."""
     ch = spk.channel
     y = _room(speech * 10 ** ((p.level_db + LEVEL_REF_DB) / 20), spk, sr, rng)
-    eq = np.vstack([signal.butter(2, ch.highpass_hz, btype="highpass", fs=sr, output="sos"),
-                    _biquad("peaking", ch.eq_hz, ch.eq_db, sr, q=1.0),
-                    _biquad("shelf", min(4000.0, 0.4 * sr), ch.shelf_db, sr)])
+    eq = np.vstack(
+        [
+            signal.butter(2, ch.highpass_hz, btype="highpass", fs=sr, output="sos"),
+            _biquad("peaking", ch.eq_hz, ch.eq_db, sr, q=1.0),
+            _biquad("shelf", min(4000.0, 0.4 * sr), ch.shelf_db, sr),
+        ]
+    )
     y = signal.sosfilt(eq, y)
     out = np.empty((channels, y.size))
     out[0] = y
@@ -382,10 +409,21 @@ def _soft_limit(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def synthesize_utterance(emotion: str = "neutral", *, sentence: str = "b1", language: str = "it",
-                         speaker: str = "f1", sex: str = "female", intensity: float = 1.0, sr: int = 16000,
-                         channels: int = 1, seed: int = 0, corpus: str = "demo", take: int = 1,
-                         silence: tuple[float, float] = (0.25, 0.3)) -> np.ndarray:
+def synthesize_utterance(
+    emotion: str = "neutral",
+    *,
+    sentence: str = "b1",
+    language: str = "it",
+    speaker: str = "f1",
+    sex: str = "female",
+    intensity: float = 1.0,
+    sr: int = 16000,
+    channels: int = 1,
+    seed: int = 0,
+    corpus: str = "demo",
+    take: int = 1,
+    silence: tuple[float, float] = (0.25, 0.3),
+) -> np.ndarray:
     """Synthesise one recorded utterance: float32 samples, shape (n,) or (n, channels) if channels > 1.
 
     All randomness derives from (seed, corpus, speaker, sentence, emotion, intensity, take), so a call

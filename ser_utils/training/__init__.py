@@ -11,16 +11,26 @@ progressive resizing) and :func:`ser_utils.evaluation.cross_validate` runs it in
 
 from .config import TrainConfig
 from .fit import (
-                  FitResult,
-                  architecture_table,
-                  average_models,
-                  build_network,
-                  class_weights,
-                  copy_weights,
-                  fit_network,
-                  predict_proba,
-                  steady_epoch_seconds,
+    FitResult,
+    architecture_table,
+    average_models,
+    build_network,
+    class_weights,
+    copy_weights,
+    fit_network,
+    predict_proba,
+    steady_epoch_seconds,
 )
 
-__all__ = ["FitResult", "TrainConfig", "architecture_table", "average_models", "build_network", "class_weights",
-           "copy_weights", "fit_network", "predict_proba", "steady_epoch_seconds"]
+__all__ = [
+    "FitResult",
+    "TrainConfig",
+    "architecture_table",
+    "average_models",
+    "build_network",
+    "class_weights",
+    "copy_weights",
+    "fit_network",
+    "predict_proba",
+    "steady_epoch_seconds",
+]

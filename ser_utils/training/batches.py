@@ -25,8 +25,9 @@ def batch_class():
     class Batches(keras.utils.PyDataset):
         """Shuffled training batches; random choices depend only on (seed, epoch, batch index)."""
 
-        def __init__(self, X, Y, weights=None, *, batch_size=32, seed=0, mixup_alpha=0.0,
-                     spec_augment_inputs=(), kinds=()):
+        def __init__(
+            self, X, Y, weights=None, *, batch_size=32, seed=0, mixup_alpha=0.0, spec_augment_inputs=(), kinds=()
+        ):
             super().__init__()
             self.X, self.Y, self.weights = X, Y, weights
             self.batch_size, self.seed = int(batch_size), int(seed)
@@ -41,7 +42,7 @@ def batch_class():
             return max(1, math.ceil(len(self.Y) / self.batch_size))
 
         def __getitem__(self, index):
-            rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+            rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
             xs, y = [x[rows] for x in self.X], self.Y[rows]
             w = None if self.weights is None else self.weights[rows]
             rng = np.random.default_rng([self.seed, self.epoch, index, 1])
@@ -57,8 +58,15 @@ def batch_class():
     return Batches
 
 
-def augment_batch(xs: list[np.ndarray], y: np.ndarray, w: np.ndarray | None, rng: np.random.Generator,
-                  mixup_alpha: float, spec_inputs: Sequence[int], kinds: Sequence[str]):
+def augment_batch(
+    xs: list[np.ndarray],
+    y: np.ndarray,
+    w: np.ndarray | None,
+    rng: np.random.Generator,
+    mixup_alpha: float,
+    spec_inputs: Sequence[int],
+    kinds: Sequence[str],
+):
     """SpecAugment on the chosen inputs (per example), then mixup (one λ per batch, all inputs alike)."""
     from ..augment import mixup, spec_augment
 
@@ -66,11 +74,21 @@ def augment_batch(xs: list[np.ndarray], y: np.ndarray, w: np.ndarray | None, rng
     for i in spec_inputs:
         # images are (bands, frames); sequences (frames, coefficients): mask in the (features, time) view
         if kinds[i] == "sequence":
-            xs[i] = np.stack([spec_augment(e.T, rng, max_freq_width=max(1, e.shape[1] // 8),
-                                           max_time_width=max(1, e.shape[0] // 8)).T for e in xs[i]])
+            xs[i] = np.stack(
+                [
+                    spec_augment(
+                        e.T, rng, max_freq_width=max(1, e.shape[1] // 8), max_time_width=max(1, e.shape[0] // 8)
+                    ).T
+                    for e in xs[i]
+                ]
+            )
         else:
-            xs[i] = np.stack([spec_augment(e, rng, max_freq_width=max(1, e.shape[0] // 8),
-                                           max_time_width=max(1, e.shape[1] // 8)) for e in xs[i]])
+            xs[i] = np.stack(
+                [
+                    spec_augment(e, rng, max_freq_width=max(1, e.shape[0] // 8), max_time_width=max(1, e.shape[1] // 8))
+                    for e in xs[i]
+                ]
+            )
     if mixup_alpha > 0 and len(y) > 1:
         _, y_mixed, lam, perm = mixup(xs[0], y, mixup_alpha, rng, return_pairs=True)
         xs = [(lam * x + (1 - lam) * x[perm]).astype(np.float32) for x in xs]

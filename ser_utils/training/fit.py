@@ -47,8 +47,10 @@ def predict_proba(model: Any, X: Sequence[np.ndarray], batch_size: int = 256) ->
     X = [np.asarray(x, dtype=np.float32) for x in X]
     out = []
     for start in range(0, len(X[0]), batch_size):
-        batch = [x[start:start + batch_size] for x in X]
-        out.append(keras.ops.convert_to_numpy(model(batch[0] if len(batch) == 1 else batch, training=False)).astype(np.float64))
+        batch = [x[start : start + batch_size] for x in X]
+        out.append(
+            keras.ops.convert_to_numpy(model(batch[0] if len(batch) == 1 else batch, training=False)).astype(np.float64)
+        )
     return np.concatenate(out) if out else np.zeros((0, int(model.output_shape[-1])))
 
 
@@ -64,16 +66,24 @@ def _callbacks(config: TrainConfig, monitor: str, timer_list: list[float]):
 
     callbacks = [EpochTimer()]
     if config.patience and config.patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience,
-                                                       restore_best_weights=True))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience, restore_best_weights=True)
+        )
     if config.reduce_lr_patience and config.reduce_lr_patience > 0:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=config.reduce_lr_factor,
-                                                           patience=config.reduce_lr_patience, min_lr=config.min_lr))
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=config.reduce_lr_factor,
+                patience=config.reduce_lr_patience,
+                min_lr=config.min_lr,
+            )
+        )
     return callbacks
 
 
-def build_network(model_name: str, X_train: Sequence[np.ndarray], n_classes: int,
-                  params: Mapping[str, Any] | None = None) -> Any:
+def build_network(
+    model_name: str, X_train: Sequence[np.ndarray], n_classes: int, params: Mapping[str, Any] | None = None
+) -> Any:
     """The named network for these inputs, its input normalisation fitted on ``X_train`` only."""
     spec = get_model(model_name)
     norm = [input_stats(x, mode) for x, mode in zip(X_train, spec.norm)]
@@ -104,8 +114,11 @@ def _trainer(key: list[Any], build: Any, config: TrainConfig, learning_rate: flo
     fit through it gives what a freshly built and compiled network would.
     """
     keras = keras_module()
-    key = json.dumps([*key, learning_rate, config.weight_decay, config.label_smoothing,
-                      keras.mixed_precision.global_policy().name], sort_keys=True, default=str)
+    key = json.dumps(
+        [*key, learning_rate, config.weight_decay, config.label_smoothing, keras.mixed_precision.global_policy().name],
+        sort_keys=True,
+        default=str,
+    )
     if key in _TRAINERS:
         _TRAINERS.move_to_end(key)
         return _TRAINERS[key]
@@ -119,8 +132,9 @@ def _trainer(key: list[Any], build: Any, config: TrainConfig, learning_rate: flo
 
 def _compile(model: Any, config: TrainConfig, learning_rate: float) -> None:
     keras = keras_module()
-    optimizer = keras.optimizers.Adam(learning_rate,
-                                      weight_decay=config.weight_decay if config.weight_decay > 0 else None)
+    optimizer = keras.optimizers.Adam(
+        learning_rate, weight_decay=config.weight_decay if config.weight_decay > 0 else None
+    )
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=float(config.label_smoothing))
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
@@ -131,14 +145,28 @@ def _load_state(trainer: Any, network: Any, learning_rate: float) -> None:
         target.assign(source)
     if trainer.optimizer.built:
         for variable in trainer.optimizer.variables:
-            variable.assign(learning_rate if "learning_rate" in variable.path else np.zeros(variable.shape, variable.dtype))
+            variable.assign(
+                learning_rate if "learning_rate" in variable.path else np.zeros(variable.shape, variable.dtype)
+            )
 
 
-def fit_network(model_name: str, X_train: Sequence[np.ndarray], y_train: np.ndarray, n_classes: int, *,
-                X_val: Sequence[np.ndarray] | None = None, y_val: np.ndarray | None = None,
-                kinds: Sequence[str] | None = None, params: Mapping[str, Any] | None = None,
-                config: TrainConfig | None = None, seed: int | None = None, model: Any = None,
-                epochs: int | None = None, learning_rate: float | None = None, reuse: Any = None) -> FitResult:
+def fit_network(
+    model_name: str,
+    X_train: Sequence[np.ndarray],
+    y_train: np.ndarray,
+    n_classes: int,
+    *,
+    X_val: Sequence[np.ndarray] | None = None,
+    y_val: np.ndarray | None = None,
+    kinds: Sequence[str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    config: TrainConfig | None = None,
+    seed: int | None = None,
+    model: Any = None,
+    epochs: int | None = None,
+    learning_rate: float | None = None,
+    reuse: Any = None,
+) -> FitResult:
     """Build (or continue, when ``model`` is given) and train one network; integer labels ``y``.
 
     Normalisation statistics come from ``X_train`` only. Validation data (if any) drives early
@@ -159,18 +187,31 @@ def fit_network(model_name: str, X_train: Sequence[np.ndarray], y_train: np.ndar
     if model is None:  # a fresh network: its compiled copy has identity input normalisation, fed standardised inputs
         spec = get_model(model_name)
         shapes = [x.shape[1:] for x in X_train]
-        trainer = _trainer([model_name, dict(params or {}), shapes, n_classes],
-                           lambda: spec.build(shapes, n_classes, **dict(params or {})), config, learning_rate) if reusable else None
+        trainer = (
+            _trainer(
+                [model_name, dict(params or {}), shapes, n_classes],
+                lambda: spec.build(shapes, n_classes, **dict(params or {})),
+                config,
+                learning_rate,
+            )
+            if reusable
+            else None
+        )
         keras.utils.set_random_seed(seed)
         network = build_network(model_name, X_train, n_classes, params)
         if trainer is not None:
             stats = [input_stats(x, mode) for x, mode in zip(X_train, spec.norm)]
             X_train = [standardize(x, st, mode) for x, st, mode in zip(X_train, stats, spec.norm)]
             if X_val is not None:
-                X_val = [standardize(np.asarray(x, np.float32), st, mode) for x, st, mode in zip(X_val, stats, spec.norm)]
+                X_val = [
+                    standardize(np.asarray(x, np.float32), st, mode) for x, st, mode in zip(X_val, stats, spec.norm)
+                ]
     else:
-        trainer = _trainer([reuse], lambda: keras.models.clone_model(model), config, learning_rate) \
-            if reuse is not None and reusable else None
+        trainer = (
+            _trainer([reuse], lambda: keras.models.clone_model(model), config, learning_rate)
+            if reuse is not None and reusable
+            else None
+        )
     if trainer is None:
         trainer = network
         _compile(network, config, learning_rate)
@@ -187,23 +228,41 @@ def fit_network(model_name: str, X_train: Sequence[np.ndarray], y_train: np.ndar
         validation = (X_val[0] if len(X_val) == 1 else X_val, Y_val)
     monitor = "val_loss" if has_val else "loss"
     times: list[float] = []
-    common = dict(validation_data=validation, epochs=int(epochs or config.epochs), verbose=config.verbose,
-                  callbacks=_callbacks(config, monitor, times))
+    common = dict(
+        validation_data=validation,
+        epochs=int(epochs or config.epochs),
+        verbose=config.verbose,
+        callbacks=_callbacks(config, monitor, times),
+    )
     spec_inputs = [i for i, k in enumerate(kinds) if k in ("image", "sequence")] if config.spec_augment else []
     start = time.perf_counter()
     if config.mixup_alpha > 0 or spec_inputs:  # batches that change every pass
-        batches = batch_class()(X_train, Y, weights, batch_size=config.batch_size, seed=seed,
-                                mixup_alpha=config.mixup_alpha, spec_augment_inputs=spec_inputs, kinds=kinds)
+        batches = batch_class()(
+            X_train,
+            Y,
+            weights,
+            batch_size=config.batch_size,
+            seed=seed,
+            mixup_alpha=config.mixup_alpha,
+            spec_augment_inputs=spec_inputs,
+            kinds=kinds,
+        )
         fitted = trainer.fit(batches, **common)
     else:  # arrays: Keras shuffles and batches them in its own input pipeline
-        fitted = trainer.fit(X_train[0] if len(X_train) == 1 else X_train, Y, sample_weight=weights,
-                             batch_size=config.batch_size, shuffle=True, **common)
+        fitted = trainer.fit(
+            X_train[0] if len(X_train) == 1 else X_train,
+            Y,
+            sample_weight=weights,
+            batch_size=config.batch_size,
+            shuffle=True,
+            **common,
+        )
     if trainer is not network:
         network.set_weights(trainer.get_weights())
     seconds = time.perf_counter() - start
     history = pd.DataFrame(fitted.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
-    history["seconds"] = times[:len(history)]
+    history["seconds"] = times[: len(history)]
     best = int(history[monitor].to_numpy().argmin()) + 1 if config.patience else len(history)
     return FitResult(network, history, best, seconds)
 
@@ -247,8 +306,14 @@ def architecture_table(model: Any) -> pd.DataFrame:
             shape = tuple(shape) if not isinstance(shape, list) else shape
         except (AttributeError, ValueError):
             shape = ""
-        rows.append({"layer": layer.name, "type": type(layer).__name__,
-                     "output shape": str(shape).replace("None", "batch"), "parameters": int(layer.count_params())})
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output shape": str(shape).replace("None", "batch"),
+                "parameters": int(layer.count_params()),
+            }
+        )
     table = pd.DataFrame(rows).set_index("layer")
     table.attrs["total"] = int(model.count_params())
     return table
