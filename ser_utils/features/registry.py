@@ -102,62 +102,31 @@ def _register(
     )
 
 
+# A table: one entry per line reads better than one argument per line.
+# fmt: off
 #: Every feature set, by name.
-FEATURE_SETS: dict[str, FeatureSet] = {
-    s.name: s
-    for s in [
-        _register(
-            "kaggle162",
-            spectral.kaggle162,
-            "means of ZCR, chroma, MFCC, RMS, mel (162): the widely copied Kaggle vector",
-            "vector",
-            spectral.kaggle162_names,
-        ),
-        _register(
-            "window160",
-            spectral.window160,
-            "per 2 s window: means of mel (128), MFCC (20), chroma (12) = 160, one row per window",
-            "windows",
-            spectral.window160_names,
-        ),
-        _register(
-            "mfcc_mean",
-            spectral.mfcc_mean,
-            "mean of 20 MFCCs over time: the SVM baseline",
-            "vector",
-            spectral.mfcc_mean_names,
-        ),
-        _register(
-            "mfcc_seq",
-            spectral.mfcc_seq,
-            "MFCC sequence (frames × coefficients, fixed length, optional deltas) for recurrent models",
-            "sequence",
-        ),
-        _register(
-            "logmel",
-            spectral.logmel,
-            "128-band log-mel image of fixed size (128×128; 256×256 for progressive resizing) for CNNs",
-            "image",
-        ),
-        _register(
-            "stats",
-            spectral.stats,
-            "mean/var/skew/kurtosis of 36 frame features + gender (145): a fusion model's statistical branch",
-            "vector",
-            spectral.stats_names,
-            ("gender", gender_column),
-        ),
-        _register(
-            "prosody",
-            _prosody.prosody,
-            "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors",
-            "vector",
-            _prosody.prosody_names,
-            threads=lambda params: params["backend"] == "opensmile",
-            isolate=lambda params: params["backend"] == "opensmile",
-        ),
-    ]
-}
+FEATURE_SETS: dict[str, FeatureSet] = {s.name: s for s in [
+    _register("kaggle162", spectral.kaggle162,
+              "means of ZCR, chroma, MFCC, RMS, mel (162): the widely copied Kaggle vector", "vector",
+              spectral.kaggle162_names),
+    _register("window160", spectral.window160,
+              "per 2 s window: means of mel (128), MFCC (20), chroma (12) = 160, one row per window", "windows",
+              spectral.window160_names),
+    _register("mfcc_mean", spectral.mfcc_mean, "mean of 20 MFCCs over time: the SVM baseline", "vector",
+              spectral.mfcc_mean_names),
+    _register("mfcc_seq", spectral.mfcc_seq,
+              "MFCC sequence (frames × coefficients, fixed length, optional deltas) for recurrent models", "sequence"),
+    _register("logmel", spectral.logmel,
+              "128-band log-mel image of fixed size (128×128; 256×256 for progressive resizing) for CNNs", "image"),
+    _register("stats", spectral.stats,
+              "mean/var/skew/kurtosis of 36 frame features + gender (145): a fusion model's statistical branch",
+              "vector", spectral.stats_names, ("gender", gender_column)),
+    _register("prosody", _prosody.prosody,
+              "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors", "vector",
+              _prosody.prosody_names, threads=lambda params: params["backend"] == "opensmile",
+              isolate=lambda params: params["backend"] == "opensmile"),
+]}
+# fmt: on
 
 
 def get_feature_set(name: str) -> FeatureSet:

@@ -79,104 +79,37 @@ def _spec(name, builder, inputs, kinds, norm, description, reference, feature_pa
     )
 
 
+# A table: one entry per line reads better than one argument per line.
+# fmt: off
 #: Every network, by name: (builder, expected feature set(s) and input kind, description).
-MODELS: dict[str, ModelSpec] = {
-    s.name: s
-    for s in [
-        _spec(
-            "cnn1",
-            cnn.cnn1,
-            ["kaggle162"],
-            ["vector"],
-            ["feature"],
-            "Conv1D 128×5 → dropout 0.2 → softmax",
-            "002 CRNN study: CNN-1",
-        ),
-        _spec(
-            "cnn4",
-            cnn.cnn4,
-            ["kaggle162"],
-            ["vector"],
-            ["feature"],
-            "4 × (Conv1D + max-pool), dropout 0.2/0.3, dense 32 → softmax",
-            "002 CRNN study: CNN-4",
-        ),
-        _spec(
-            "crnn",
-            recurrent.crnn,
-            ["kaggle162"],
-            ["vector"],
-            ["feature"],
-            "Conv1D blocks (3-4, kernel 3/5, activation per layer) → 4 stacked LSTM/GRU 64 → softmax",
-            "002 CRNN study: CRNN and its variations",
-        ),
-        _spec(
-            "conv1d5",
-            cnn.conv1d5,
-            ["window160"],
-            ["vector"],
-            ["feature"],
-            "5 × (Conv1D + max-pool), filters growing, kernels shrinking → 2 × (dense + dropout) → softmax",
-            "003 EMOVO study (2 s windows, probabilities averaged per clip)",
-        ),
-        _spec(
-            "lstm",
-            recurrent.lstm,
-            ["mfcc_seq"],
-            ["sequence"],
-            ["feature"],
-            "LSTM 256 → LSTM 64 → dense 128 → softmax, dropouts",
-            "004 LSTM study",
-        ),
-        _spec(
-            "bilstm",
-            recurrent.bilstm,
-            ["logmel"],
-            ["image"],
-            ["band"],
-            "2 × bidirectional LSTM over log-mel frames → dropout → softmax",
-            "000 DeepEmoNet: log-mel + BiLSTM",
-        ),
-        _spec(
-            "cnn2d",
-            cnn.cnn2d,
-            ["logmel"],
-            ["image"],
-            ["band"],
-            "4 × (Conv2D + BN + max-pool) → global pooling → softmax",
-            "000 DeepEmoNet / 003: 2-D CNN on log-mel",
-        ),
-        _spec(
-            "resnet",
-            cnn.resnet,
-            ["logmel"],
-            ["image"],
-            ["band"],
-            "ResNet-34-style (basic blocks 3-4-6-3), from scratch; ImageNet ResNet-50 when weights are given",
-            "000 DeepEmoNet: log-mel + ResNet34",
-        ),
-        _spec(
-            "fusion",
-            fusion.fusion,
-            ["kaggle162", "stats"],
-            ["vector", "vector"],
-            ["feature", "feature"],
-            "Conv1D deep features (32) ⊕ statistics + gender → MLP / LSTM / BiLSTM head",
-            "001 SER-FusionNet",
-            multi_input=True,
-        ),
-        _spec(
-            "fusion2d",
-            fusion.fusion,
-            ["logmel", "stats"],
-            ["image", "vector"],
-            ["band", "feature"],
-            "Conv2D deep features (32) from the log-mel image ⊕ statistics + gender → MLP / LSTM / BiLSTM head",
-            "001 SER-FusionNet (its Conv2D extractor)",
-            multi_input=True,
-        ),
-    ]
-}
+MODELS: dict[str, ModelSpec] = {s.name: s for s in [
+    _spec("cnn1", cnn.cnn1, ["kaggle162"], ["vector"], ["feature"],
+          "Conv1D 128×5 → dropout 0.2 → softmax", "002 CRNN study: CNN-1"),
+    _spec("cnn4", cnn.cnn4, ["kaggle162"], ["vector"], ["feature"],
+          "4 × (Conv1D + max-pool), dropout 0.2/0.3, dense 32 → softmax", "002 CRNN study: CNN-4"),
+    _spec("crnn", recurrent.crnn, ["kaggle162"], ["vector"], ["feature"],
+          "Conv1D blocks (3-4, kernel 3/5, activation per layer) → 4 stacked LSTM/GRU 64 → softmax",
+          "002 CRNN study: CRNN and its variations"),
+    _spec("conv1d5", cnn.conv1d5, ["window160"], ["vector"], ["feature"],
+          "5 × (Conv1D + max-pool), filters growing, kernels shrinking → 2 × (dense + dropout) → softmax",
+          "003 EMOVO study (2 s windows, probabilities averaged per clip)"),
+    _spec("lstm", recurrent.lstm, ["mfcc_seq"], ["sequence"], ["feature"],
+          "LSTM 256 → LSTM 64 → dense 128 → softmax, dropouts", "004 LSTM study"),
+    _spec("bilstm", recurrent.bilstm, ["logmel"], ["image"], ["band"],
+          "2 × bidirectional LSTM over log-mel frames → dropout → softmax", "000 DeepEmoNet: log-mel + BiLSTM"),
+    _spec("cnn2d", cnn.cnn2d, ["logmel"], ["image"], ["band"],
+          "4 × (Conv2D + BN + max-pool) → global pooling → softmax", "000 DeepEmoNet / 003: 2-D CNN on log-mel"),
+    _spec("resnet", cnn.resnet, ["logmel"], ["image"], ["band"],
+          "ResNet-34-style (basic blocks 3-4-6-3), from scratch; ImageNet ResNet-50 when weights are given",
+          "000 DeepEmoNet: log-mel + ResNet34"),
+    _spec("fusion", fusion.fusion, ["kaggle162", "stats"], ["vector", "vector"], ["feature", "feature"],
+          "Conv1D deep features (32) ⊕ statistics + gender → MLP / LSTM / BiLSTM head",
+          "001 SER-FusionNet", multi_input=True),
+    _spec("fusion2d", fusion.fusion, ["logmel", "stats"], ["image", "vector"], ["band", "feature"],
+          "Conv2D deep features (32) from the log-mel image ⊕ statistics + gender → MLP / LSTM / BiLSTM head",
+          "001 SER-FusionNet (its Conv2D extractor)", multi_input=True),
+]}
+# fmt: on
 
 
 def get_model(name: str) -> ModelSpec:
