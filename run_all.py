@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -167,9 +168,12 @@ def _short_error(exc: BaseException) -> str:
 
 
 def run_notebook(source: Path, out_dir: Path, parameters: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """Execute one notebook with Papermill and render it; a failure is recorded, not raised."""
-    import papermill as pm
+    """Execute one notebook with Papermill into ``out_dir`` and render it; a failure is recorded, not raised.
 
+    Papermill runs in a child process of its own session: the kernel's chatter stays out of the terminal,
+    and Ctrl-C reaches this process as a KeyboardInterrupt (papermill's own handler would swallow it),
+    which stops the child and leaves the reports folder as it was.
+    """
     from ser_utils.results import read_headlines
 
     output = out_dir / source.name
@@ -180,20 +184,41 @@ def run_notebook(source: Path, out_dir: Path, parameters: dict[str, Any], args: 
         "status": "ok",
         "parameters": parameters,
     }
+    values = out_dir / f".{source.stem}.parameters.json"
+    values.write_text(json.dumps(parameters, default=str), encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(source),
+        str(output),
+        "-f",
+        str(values),
+        "--cwd",
+        str(source.parent),
+        "--no-progress-bar",
+        "--log-level",
+        "ERROR",
+    ]
+    command += ["-k", args.kernel] if args.kernel else []
+    command += ["--report-mode"] if args.no_input else []
+    command += ["--execution-timeout", str(args.timeout)] if args.timeout else []
     start = time.perf_counter()
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
-        pm.execute_notebook(
-            str(source),
-            str(output),
-            parameters=parameters,
-            kernel_name=args.kernel,
-            cwd=str(source.parent),
-            progress_bar=False,
-            report_mode=args.no_input,
-            execution_timeout=args.timeout,
-        )
-    except Exception as exc:  # noqa: BLE001 - any failure of one notebook must not stop the others
-        record.update(status="failed", error=_short_error(exc))
+        log, _ = child.communicate()
+    except KeyboardInterrupt:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)  # papermill shuts its kernel down on SIGTERM
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+        raise
+    if child.returncode != 0:
+        record.update(status="failed", error=_notebook_error(output) or _last_line(log))
     record["duration_s"] = round(time.perf_counter() - start, 2)
     if output.is_file():
         try:
@@ -204,6 +229,26 @@ def run_notebook(source: Path, out_dir: Path, parameters: dict[str, Any], args: 
             record["status"] = "failed"
     record["headlines"] = read_headlines(out_dir, source.stem)
     return record
+
+
+def _notebook_error(executed: Path) -> str | None:
+    """``Name: message`` of the first error an executed notebook holds, if any."""
+    try:
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                text = f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
+                return text.splitlines()[0][:300]
+    return None
+
+
+def _last_line(log: str) -> str:
+    """The last meaningful line papermill printed (when the notebook itself holds no error)."""
+    lines = [line.strip() for line in log.splitlines() if line.strip() and "without encryption" not in line]
+    return lines[-1][:300] if lines else "papermill failed without a message"
 
 
 @contextlib.contextmanager
@@ -395,11 +440,14 @@ def execute(args: argparse.Namespace) -> int:
             interrupted = source.stem
             print("interrupted")
             break
-        with deferred_interrupt():  # a notebook's outputs move in whole, or not at all
-            if record["status"] == "ok":
-                publish(staging, out_dir, source.stem)
-            else:
-                record.update(keep_failure(staging, out_dir, source.stem))
+        try:
+            with deferred_interrupt():  # a notebook's outputs move in whole, or not at all
+                if record["status"] == "ok":
+                    publish(staging, out_dir, source.stem)
+                else:
+                    record.update(keep_failure(staging, out_dir, source.stem))
+        except KeyboardInterrupt:  # held until they had moved in: this notebook is done, the run stops here
+            interrupted = f"{source.stem} (after it finished)"
         if "reports_dir" in record["parameters"]:
             record["parameters"]["reports_dir"] = str(out_dir)
         print(
@@ -408,6 +456,8 @@ def execute(args: argparse.Namespace) -> int:
             flush=True,
         )
         records.append(record)
+        if interrupted:
+            break
     shutil.rmtree(out_dir / STAGING_DIR / run_id, ignore_errors=True)
     with contextlib.suppress(OSError):  # empty once no run is in progress
         (out_dir / STAGING_DIR).rmdir()
@@ -437,7 +487,7 @@ def execute(args: argparse.Namespace) -> int:
     }
     if interrupted:
         run["interrupted"] = interrupted
-    with folder_lock(out_dir):
+    with deferred_interrupt(), folder_lock(out_dir):
         run = merged_run(out_dir, run)
         write_atomic(out_dir / "run.json", json.dumps(run, indent=2, default=str))
         index = render_index(run, out_dir)
@@ -481,7 +531,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted before any notebook ran: no report was changed", file=sys.stderr)
+        print(
+            "interrupted: every report file is whole (each is written at once); nothing half-done was kept",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -114,7 +114,8 @@ def test_a_failing_notebook_is_rendered_and_the_others_still_run(tmp_path, monke
     run = json.loads((out / "run.json").read_text())
     assert [nb["status"] for nb in run["notebooks"]] == ["ok", "failed", "ok"]
     assert "deliberate failure" in run["notebooks"][1]["error"]
-    assert "deliberate failure" in (out / "01_step.html").read_text()  # rendered with its error
+    assert run["notebooks"][1]["html"] == "01_step.failed.html"
+    assert "deliberate failure" in (out / "01_step.failed.html").read_text()  # rendered with its error
     assert run["notebooks"][2]["headlines"] == {"done": True}
     assert "1 failed: 01_step" in (out / "index.html").read_text()
     # --no-input hides the code of the cells that worked
