@@ -390,6 +390,7 @@ def execute(args: argparse.Namespace) -> int:
     """Validate everything, run the notebooks, write the index; returns the exit code."""
     from ser_utils.datasets import resolve_dataset
     from ser_utils.params import declared_parameters, validate
+    from ser_utils.progress import REPORT_ENV
     from ser_utils.reporting import render_index
     from ser_utils.results import STAGING_DIR, folder_lock, keep_failure, publish, stage, write_atomic
     from ser_utils.runinfo import git_revision, machine, package_versions
@@ -420,6 +421,7 @@ def execute(args: argparse.Namespace) -> int:
 
     # Figures must reach the notebook even when the caller's environment picks a non-interactive backend.
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    os.environ[REPORT_ENV] = "1"  # progress bars become one line per step in the reports, not walls of redraws
     records, interrupted = [], None
     run_id = f"{started:%Y%m%dT%H%M%S}-{os.getpid()}"
     remove_dead_staging(out_dir / STAGING_DIR)

@@ -34,13 +34,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-with warnings.catch_warnings():  # tqdm.auto warns when ipywidgets is missing, then falls back to text bars
-    warnings.simplefilter("ignore")
-    from tqdm.auto import tqdm
-
 from .evaluation import CVResult, cross_validate, model_inputs, tuned
 from .features import FeatureTable, parallel
 from .metrics import chance_levels
+from .progress import progress_bar
 
 #: Model names, in the order tables show them.
 MODELS = ("svm", "mlp", "logreg")
@@ -315,7 +312,7 @@ def run_experiments(
             inputs[(e.features, e.speaker_norm)] = replace(table, X=model_inputs([table], e.speaker_norm)[0])
     jobs = [(e, inputs[(e.features, e.speaker_norm)], grid, seed, inner_folds) for e in experiments]
     workers = min(effective_n_jobs(n_jobs), len(jobs)) if jobs else 1
-    bar = tqdm(total=len(jobs), desc="experiments", disable=not progress)
+    bar = progress_bar(total=len(jobs), desc="experiments", unit="experiment", disable=not progress)
     results: list[CVResult | None] = [None] * len(jobs)
     if workers <= 1:
         for k, job in enumerate(jobs):

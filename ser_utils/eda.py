@@ -6,9 +6,9 @@ import librosa
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from .audio import load_audio
+from .progress import progress_bar
 
 #: Pitch search range (Hz) wide enough for low male and high, excited female voices.
 F0_MIN, F0_MAX = 60.0, 600.0
@@ -66,7 +66,10 @@ def utterance_prosody(path: str, sr: int = 16000) -> dict[str, float]:
 def prosody_table(manifest: pd.DataFrame, sr: int = 16000, n_jobs: int = -1, progress: bool = True) -> pd.DataFrame:
     """Per-utterance pitch and energy measures, computed in parallel, joined to the manifest rows."""
     paths = manifest["path"].tolist()
-    jobs = (delayed(utterance_prosody)(p, sr) for p in tqdm(paths, desc="pitch & energy", disable=not progress))
+    jobs = (
+        delayed(utterance_prosody)(p, sr)
+        for p in progress_bar(paths, desc="pitch & energy", unit="file", disable=not progress)
+    )
     values = Parallel(n_jobs=n_jobs)(jobs)
     return pd.concat([manifest.reset_index(drop=True), pd.DataFrame(values)], axis=1)
 

@@ -136,11 +136,25 @@ UAR is the unweighted average recall (balanced accuracy). Machine-readable: <a h
     return path
 
 
-def reproducibility_table(parameters: dict[str, Any], fingerprint: str | None = None) -> pd.DataFrame:
-    """A small table for the top of a notebook: parameters, data fingerprint, code and package versions."""
+class Folded:
+    """A table shown folded in a report (an HTML ``<details>`` a reader opens), in full as text."""
+
+    def __init__(self, summary: str, table: pd.DataFrame) -> None:
+        self.summary, self.table = summary, table
+
+    def _repr_html_(self) -> str:
+        return f"<details><summary>{html.escape(self.summary)}</summary>\n{self.table.to_html()}\n</details>"
+
+    def __repr__(self) -> str:
+        return f"{self.summary}\n{self.table.to_string()}"
+
+
+def reproducibility_table(parameters: dict[str, Any], fingerprint: str | None = None) -> Folded:
+    """Parameters, data fingerprint, code and package versions, folded (``.table``: the rows as a DataFrame)."""
     rows: list[tuple[str, str]] = [(f"parameter: {k}", repr(v)) for k, v in parameters.items()]
     if fingerprint:
         rows.append(("data fingerprint", fingerprint))
     rows.append(("code revision", str(git_revision())))
     rows.extend((f"version: {k}", v) for k, v in package_versions().items())
-    return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
+    table = pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
+    return Folded(f"Parameters, data fingerprint, code and package versions ({len(table)} rows)", table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,29 @@ def test_quick_run_html_shows_figures_and_audio(quick_run) -> None:
     html = (out / "00_eda.html").read_text()
     assert html.count("data:image/png;base64") >= 4  # counts, durations, examples, prosody
     assert html.count("<audio") >= 7  # one player per emotion
+
+
+@pytest.mark.slow
+def test_quick_run_reports_keep_one_line_per_step_and_fold_the_reproducibility_table(quick_run) -> None:
+    _, out = quick_run
+    for nb in run_all.discover_notebooks():
+        executed = nbformat.read(out / nb.name, as_version=4)
+        streams = [
+            o.get("text", "")
+            for c in executed.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+            if o.output_type == "stream"
+        ]
+        redraws = [line for text in streams for line in text.splitlines() if "%|" in line or "\r" in line]
+        assert not redraws, f"{nb.stem} kept progress-bar redraws: {redraws[:3]}"
+        html = (out / f"{nb.stem}.html").read_text()
+        folded = html.split("<details><summary>Parameters, data fingerprint, code and package versions", 1)
+        assert len(folded) == 2, f"{nb.stem} has no folded reproducibility table"
+        assert "version: numpy" in folded[1].split("</details>", 1)[0]  # the table is inside the fold
+    features = nbformat.read(out / "02_features.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in features.cells if c.cell_type == "code" for o in c.outputs)
+    assert re.search(r"kaggle162 features: \d+ files in \d+\.\d s", text), "no one-line summary of extraction"
 
 
 def _fake_notebook_dir(tmp_path: Path) -> Path:

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from .. import paths
+from ..progress import progress_bar
 from .names import SkipFile, Utterance
 from .registry import CorpusInfo, CorpusNotFoundError, corpus_info, not_found_message
 
@@ -164,7 +164,9 @@ def probe_cached(
         jobs = Parallel(n_jobs=N_JOBS, prefer="threads", return_as="generator")(
             delayed(probe_audio)(root / rel) for rel in stale
         )
-        for rel, probe in zip(stale, tqdm(jobs, total=len(stale), desc=desc, unit="file", disable=not progress)):
+        for rel, probe in zip(
+            stale, progress_bar(jobs, total=len(stale), desc=desc, unit="file", disable=not progress)
+        ):
             probes[rel] = {**probe, "stat": files[rel]}
     if stale or len(cached) != len(probes):  # files changed, appeared or went away
         # A failed read (no hash) may be transient (permissions, a file being copied): not cached.

@@ -22,7 +22,6 @@ import shutil
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -34,12 +33,9 @@ import pandas as pd
 from joblib import effective_n_jobs
 from threadpoolctl import threadpool_limits
 
-with warnings.catch_warnings():  # tqdm.auto warns when ipywidgets is missing, then falls back to text bars
-    warnings.simplefilter("ignore")
-    from tqdm.auto import tqdm
-
 from .. import paths
 from ..audio import AudioConfig, AudioError, check_signal, condition, read_clip
+from ..progress import progress_bar
 from . import parallel
 from .registry import FeatureSet, get_feature_set, must_isolate
 
@@ -279,7 +275,7 @@ def _run(
         workers *= THREADS_PER_CORE
     workers = min(workers, len(items))
     in_process = not isolated and (workers <= 1 or backend == "threading")  # then BLAS threads are limited here, once
-    bar = tqdm(total=len(items), desc=f"{fs.name} features", unit="file", disable=not progress)
+    bar = progress_bar(total=len(items), desc=f"{fs.name} features", unit="file", disable=not progress)
 
     def on_result(result: list[tuple[str, str | None]]) -> None:
         status.update(result)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
+from ..progress import progress_bar
 from .layouts import CREMAD_DEMOGRAPHICS, Item, Layout, get_layout, write_cremad_demographics
 from .voice import synthesize_utterance
 
@@ -147,7 +147,9 @@ def _generate(spec: Layout, size: str, folder: Path, seed: int, n_jobs: int, pro
     folder.mkdir(parents=True, exist_ok=True)
     jobs = (delayed(_write_item)(folder, spec.name, item, seed) for item in items)
     runner = Parallel(n_jobs=n_jobs, backend=_BACKEND, return_as="generator_unordered", batch_size=8)
-    for _ in tqdm(runner(jobs), total=len(items), desc=f"synthetic {spec.folder}", unit="file", disable=not progress):
+    for _ in progress_bar(
+        runner(jobs), total=len(items), desc=f"synthetic {spec.folder}", unit="file", disable=not progress
+    ):
         pass
     if spec.name == "cremad":
         write_cremad_demographics(folder, size)
