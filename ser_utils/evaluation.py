@@ -20,7 +20,7 @@ import inspect
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,6 +224,126 @@ def stop_fold_workers() -> None:
 atexit.register(stop_fold_workers)
 
 
+@dataclass
+class _Plan:
+    """One cross-validation laid out: the jobs of its folds, and what turns their outcomes into a result."""
+
+    experiment: str
+    features: str
+    model: str
+    protocol: str
+    folds: list
+    jobs: list
+    truth_of: pd.Series
+
+    def result(self, outcomes: Sequence[dict[str, Any]], seconds: float) -> CVResult:
+        rows, predictions, histories, info = [], [], {}, {}
+        for fold, outcome in zip(self.folds, outcomes, strict=True):
+            clips, pred, proba = outcome["clips"], outcome["pred"], outcome["proba"]
+            truth = self.truth_of.loc[clips].to_numpy()
+            labels = sorted(set(truth) | set(outcome["classes"]))
+            row = {
+                "fold": fold.name,
+                "n_train": outcome["n_train"],
+                "n_test": len(clips),
+                **scores(truth, pred, labels),
+            }
+            row.update(outcome["extra"])
+            rows.append(row)
+            if outcome["history"] is not None:
+                histories[fold.name] = outcome["history"]
+            info.update(outcome["info"])
+            frame = pd.DataFrame({"source_id": clips, "fold": fold.name, "true": truth, "pred": pred})
+            if proba is not None:
+                frame = frame.join(proba.add_prefix("p_").reset_index(drop=True))
+            predictions.append(frame)
+        pooled = pd.concat(predictions, ignore_index=True)
+        labels = sorted(set(pooled["true"]) | set(pooled["pred"]))
+        info["seconds"] = seconds
+        return CVResult(
+            self.experiment,
+            self.features,
+            self.model,
+            self.protocol,
+            labels,
+            pd.DataFrame(rows),
+            pooled,
+            chance_levels(pooled["true"], sorted(set(pooled["true"]))),
+            histories,
+            info,
+        )
+
+
+def _plan(
+    estimator: Any,
+    tables: FeatureTable | Sequence[FeatureTable],
+    protocol: str,
+    *,
+    experiment: str,
+    features: str | None = None,
+    model: str | None = None,
+    speaker_norm: bool = False,
+    n_folds: int | None = None,
+    seed: int = 0,
+    use_augmented: bool = True,
+    train_corpora: Sequence[str] = (),
+    test_corpora: Sequence[str] = (),
+    max_folds: int | None = None,
+) -> _Plan:
+    tables = as_tables(tables)
+    meta = tables[0].meta.reset_index(drop=True)
+    if "source_id" not in meta:
+        meta = meta.assign(source_id=meta["utt_id"])
+    X = model_inputs(tables, speaker_norm)
+    y = meta["emotion"].astype(str).to_numpy()
+    folds = make_folds(
+        meta,
+        protocol,
+        n_folds=n_folds,
+        val_fraction=0.0,
+        seed=seed,
+        train_corpora=train_corpora,
+        test_corpora=test_corpora,
+    )
+    if max_folds is not None:
+        folds = folds[: max(1, int(max_folds))]
+    augmented = is_augmented(meta)
+    # Test units are source clips; the leaky recipe scores every row (copy, window) on its own, as its users do.
+    units = meta.index.astype(str).to_numpy() if protocol == "leaky" else source_ids(meta)
+    jobs = []
+    for fold in folds:
+        train = fold.train if use_augmented else fold.train[~augmented[fold.train]]
+        jobs.append(
+            (
+                estimator,
+                take(X, train),
+                y[train],
+                meta.iloc[train].reset_index(drop=True),
+                take(X, fold.test),
+                units[fold.test],
+            )
+        )
+    return _Plan(
+        experiment,
+        features or "+".join(t.feature_set for t in tables),
+        model or _model_name(estimator),
+        protocol,
+        folds,
+        jobs,
+        pd.Series(y, index=units).groupby(level=0).first(),
+    )
+
+
+def _outcomes(jobs: Sequence[tuple], n_jobs: int) -> Iterator[dict[str, Any]]:
+    """The jobs' outcomes, in order; in the fold workers (all submitted at once) when ``n_jobs`` > 1."""
+    workers = min(effective_n_jobs(n_jobs), len(jobs))
+    if workers > 1:  # folds in worker processes (each trains and scores one fold; nothing else comes back)
+        pool = fold_executor(workers)
+        done = [pool.submit(run_fold, *job) for job in jobs]
+        return (future.result() for future in done)
+    return (run_fold(*job) for job in jobs)
+
+
 def cross_validate(
     estimator: Any,
     tables: FeatureTable | Sequence[FeatureTable],
@@ -250,82 +370,56 @@ def cross_validate(
     ``max_folds``: run only the first folds (smoke runs; the fold count says so).
     ``n_jobs``: folds trained at once, in worker processes (-1: one per core); a small network leaves
     most of a second core idle, so two folds at a time nearly halve the time. Each fold is seeded on
-    its own, so the results do not depend on ``n_jobs``.
+    its own, so the results do not depend on ``n_jobs`` (up to the order of floating-point sums: a
+    worker computes with fewer threads, :func:`worker_threads`).
     """
-    tables = as_tables(tables)
-    meta = tables[0].meta.reset_index(drop=True)
-    if "source_id" not in meta:
-        meta = meta.assign(source_id=meta["utt_id"])
-    X = model_inputs(tables, speaker_norm)
-    y = meta["emotion"].astype(str).to_numpy()
-    folds = make_folds(
-        meta,
+    start = time.perf_counter()
+    plan = _plan(
+        estimator,
+        tables,
         protocol,
+        experiment=experiment,
+        features=features,
+        model=model,
+        speaker_norm=speaker_norm,
         n_folds=n_folds,
-        val_fraction=0.0,
         seed=seed,
+        use_augmented=use_augmented,
         train_corpora=train_corpora,
         test_corpora=test_corpora,
+        max_folds=max_folds,
     )
-    if max_folds is not None:
-        folds = folds[: max(1, int(max_folds))]
-    augmented = is_augmented(meta)
-    # Test units are source clips; the leaky recipe scores every row (copy, window) on its own, as its users do.
-    units = meta.index.astype(str).to_numpy() if protocol == "leaky" else source_ids(meta)
-    truth_of = pd.Series(y, index=units).groupby(level=0).first()
-    rows, predictions, histories, info = [], [], {}, {}
-    start = time.perf_counter()
-    jobs = []
-    for fold in folds:
-        train = fold.train if use_augmented else fold.train[~augmented[fold.train]]
-        jobs.append(
-            (
-                estimator,
-                take(X, train),
-                y[train],
-                meta.iloc[train].reset_index(drop=True),
-                take(X, fold.test),
-                units[fold.test],
-            )
-        )
-    workers = min(effective_n_jobs(n_jobs), len(jobs))
-    if workers > 1:  # folds in worker processes (each trains and scores one fold; nothing else comes back)
-        pool = fold_executor(workers)
-        done = [pool.submit(run_fold, *job) for job in jobs]
-        outcomes = (future.result() for future in done)
-    else:
-        outcomes = (run_fold(*job) for job in jobs)
-    for fold, outcome in zip(
-        folds, progress_bar(outcomes, total=len(folds), desc=experiment, unit="fold", disable=not progress, leave=False)
-    ):
-        clips, pred, proba = outcome["clips"], outcome["pred"], outcome["proba"]
-        truth = truth_of.loc[clips].to_numpy()
-        labels = sorted(set(truth) | set(outcome["classes"]))
-        row = {"fold": fold.name, "n_train": outcome["n_train"], "n_test": len(clips), **scores(truth, pred, labels)}
-        row.update(outcome["extra"])
-        rows.append(row)
-        if outcome["history"] is not None:
-            histories[fold.name] = outcome["history"]
-        info.update(outcome["info"])
-        frame = pd.DataFrame({"source_id": clips, "fold": fold.name, "true": truth, "pred": pred})
-        if proba is not None:
-            frame = frame.join(proba.add_prefix("p_").reset_index(drop=True))
-        predictions.append(frame)
-    pooled = pd.concat(predictions, ignore_index=True)
-    labels = sorted(set(pooled["true"]) | set(pooled["pred"]))
-    info["seconds"] = time.perf_counter() - start
-    return CVResult(
-        experiment,
-        features or "+".join(t.feature_set for t in tables),
-        model or _model_name(estimator),
-        protocol,
-        labels,
-        pd.DataFrame(rows),
-        pooled,
-        chance_levels(pooled["true"], sorted(set(pooled["true"]))),
-        histories,
-        info,
+    bar = progress_bar(
+        _outcomes(plan.jobs, n_jobs),
+        total=len(plan.jobs),
+        desc=experiment,
+        unit="fold",
+        disable=not progress,
+        leave=False,
     )
+    outcomes = list(bar)
+    return plan.result(outcomes, time.perf_counter() - start)
+
+
+def cross_validate_many(
+    runs: Mapping[Any, Mapping[str, Any]], *, n_jobs: int = 1, progress: bool = True, desc: str = "folds"
+) -> dict[Any, CVResult]:
+    """Several :func:`cross_validate` runs (each a mapping of its arguments, ``n_jobs`` and ``progress``
+    aside), their folds sharing the workers: the next run's folds fill the gap the slowest fold of one run
+    would leave (the folds of one LOSO run can take 7 to 22 epochs). Results as separate calls give them,
+    under the same keys; a run's ``seconds`` is the time from the previous run's end to its own.
+    """
+    plans = {key: _plan(**dict(run)) for key, run in runs.items()}
+    jobs = [job for plan in plans.values() for job in plan.jobs]
+    bar = progress_bar(_outcomes(jobs, n_jobs), total=len(jobs), desc=desc, unit="fold", disable=not progress)
+    outcomes, results, mark = iter(bar), {}, time.perf_counter()
+    for key, plan in plans.items():
+        mine = [next(outcomes) for _ in plan.jobs]
+        results[key] = plan.result(mine, time.perf_counter() - mark)
+        mark = time.perf_counter()
+    if hasattr(bar, "close"):
+        bar.close()
+    return results
 
 
 def _model_name(estimator: Any) -> str:

@@ -14,7 +14,7 @@ from sklearn.svm import SVC
 
 from ser_utils.audio import AudioConfig
 from ser_utils.display import plot_result_confusion
-from ser_utils.evaluation import CVResult, cross_validate, tuned
+from ser_utils.evaluation import CVResult, cross_validate, cross_validate_many, tuned
 from ser_utils.features import FeatureTable
 from ser_utils.normalize import speaker_normalize
 from ser_utils.results import open_report, read_results
@@ -168,3 +168,28 @@ def test_result_helpers_max_folds_and_empty_tables() -> None:
     empty = _as_table(X[:0], meta.iloc[:0])
     with pytest.raises(ValueError, match="empty"):
         cross_validate(_svm(), empty, "loso", experiment="t", progress=False)
+
+
+def test_many_runs_sharing_the_workers_give_what_separate_runs_give() -> None:
+    X, meta = _table(copies=1)
+    table = _as_table(X, meta)
+    runs = {
+        ("svm", "loso"): dict(estimator=_svm(), tables=table, protocol="loso", experiment="svm · LOSO"),
+        ("logreg", "random"): dict(
+            estimator=make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+            tables=table,
+            protocol="random",
+            experiment="logreg · random",
+            speaker_norm=True,
+            use_augmented=False,
+        ),
+    }
+    together = cross_validate_many(runs, n_jobs=2, progress=False)
+    assert list(together) == list(runs)
+    for key, run in runs.items():
+        alone = cross_validate(**run, progress=False)
+        got = together[key]
+        assert got.experiment == run["experiment"] and got.protocol == run["protocol"]
+        pd.testing.assert_frame_equal(got.per_fold, alone.per_fold)
+        pd.testing.assert_frame_equal(got.predictions, alone.predictions)
+        assert got.info["seconds"] > 0
