@@ -391,7 +391,7 @@ def execute(args: argparse.Namespace) -> int:
     from ser_utils.datasets import resolve_dataset
     from ser_utils.params import declared_parameters, validate
     from ser_utils.progress import REPORT_ENV
-    from ser_utils.reporting import render_index
+    from ser_utils.reporting import render_index, render_overview
     from ser_utils.results import STAGING_DIR, folder_lock, keep_failure, publish, stage, write_atomic
     from ser_utils.runinfo import git_revision, machine, package_versions
 
@@ -493,6 +493,8 @@ def execute(args: argparse.Namespace) -> int:
         run = merged_run(out_dir, run)
         write_atomic(out_dir / "run.json", json.dumps(run, indent=2, default=str))
         index = render_index(run, out_dir)
+        if not args.out:  # reports/<dataset>: the page beside them compares every dataset run there
+            render_overview(out_dir.parent)
     failed = [r["name"] for r in records if r["status"] != "ok"]
     if interrupted:
         done = ", ".join(r["name"] for r in records) or "none"

@@ -1,4 +1,4 @@
-"""The run's index page and the reproducibility block shown at the top of every notebook."""
+"""The run's index page (with its results dashboard) and the reproducibility block of every notebook."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .dashboard import best_table, dashboard_figure, figure_html, loso_by_family
 from .results import read_results, write_atomic
 from .runinfo import git_revision, package_versions
 
@@ -93,6 +94,20 @@ def _skipped_section(skipped: list[dict[str, Any]]) -> str:
     )
 
 
+def _dashboard(results: pd.DataFrame, dataset: str) -> str:
+    fig = dashboard_figure(results, dataset)
+    if fig is None:
+        return ""
+    best = best_table(results)
+    return (
+        "<h2>Results at a glance</h2>"
+        + figure_html(fig, f"best UAR per notebook and protocol, leakage gap and model kinds on {dataset}")
+        + "<p>The best experiment of each kind of model under each protocol (chosen on the test folds, so read "
+        "it as an upper bound; each notebook says which configuration it fixed in advance):</p>"
+        + best.to_html(index=False, border=0, escape=True)
+    )
+
+
 def render_index(run: dict[str, Any], reports_dir: str | Path) -> Path:
     """Write ``index.html`` for a run (the dict that is also saved as ``run.json``)."""
     reports_dir = Path(reports_dir)
@@ -114,17 +129,19 @@ def render_index(run: dict[str, Any], reports_dir: str | Path) -> Path:
         ("code revision", run.get("git_revision")),
         ("command", run.get("command")),
     ]
+    results = read_results(reports_dir)
     facts_html = "".join(f"<tr><th>{_esc(k)}</th><td><code>{_esc(v)}</code></td></tr>" for k, v in facts)
     body = f"""<!DOCTYPE html><html lang=en><head><meta charset=utf-8>
 <title>ser-lab · {_esc(run.get("dataset"))}</title><style>{_CSS}</style></head><body>
 <h1>ser-lab report · {_esc(run.get("dataset"))}</h1>
 <p class=sub>{verdict}</p>
 <table>{facts_html}</table>
+{_dashboard(results, str(run.get("dataset", "")))}
 <h2>Notebooks</h2>{_notebook_rows(notebooks, run.get("started"))}
 <h2>Results</h2>
 <p>One row per experiment, metrics averaged over folds (± standard deviation across folds).
 UAR is the unweighted average recall (balanced accuracy). Machine-readable: <a href="results.csv">results.csv</a>.</p>
-{_results_table(read_results(reports_dir))}
+{_results_table(results)}
 <h2>Skipped input</h2>{_skipped_section(data.get("skipped", []))}
 <h2>Reproducibility</h2>
 <details><summary>Parameters given to each notebook</summary><pre>{_esc(json.dumps(run.get("notebook_parameters", {}), indent=2, default=str))}</pre></details>
@@ -132,6 +149,39 @@ UAR is the unweighted average recall (balanced accuracy). Machine-readable: <a h
 <p>Everything above is also in <a href="run.json">run.json</a>.</p>
 </body></html>"""
     path = reports_dir / "index.html"
+    write_atomic(path, body)
+    return path
+
+
+def render_overview(root: str | Path) -> Path | None:
+    """Write ``root/index.html`` comparing every dataset run into ``root`` (one folder with a ``run.json``
+    each): the best LOSO UAR of each kind of model, side by side, with links to each dataset's index."""
+    root = Path(root)
+    runs = {}
+    for run_file in sorted(root.glob("*/run.json")):
+        try:
+            runs[run_file.parent.name] = json.loads(run_file.read_text())
+        except (OSError, ValueError):
+            continue  # a folder being written, or not ours
+    if not runs:
+        return None
+    columns = {name: loso_by_family(read_results(root / name)) for name in runs}
+    table = pd.DataFrame(columns)
+    rows = "".join(
+        f"<tr><td><a href='{_esc(name)}/index.html'>{_esc(name)}</a></td>"
+        f"<td class=num>{_esc(run.get('data', {}).get('n_files', ''))}</td><td>{_esc(run.get('started', ''))}</td>"
+        f"<td><code>{_esc(run.get('git_revision', ''))}</code></td></tr>"
+        for name, run in runs.items()
+    )
+    body = f"""<!DOCTYPE html><html lang=en><head><meta charset=utf-8>
+<title>ser-lab · all datasets</title><style>{_CSS}</style></head><body>
+<h1>ser-lab reports · all datasets</h1>
+<p class=sub>Best leave-one-speaker-out UAR of each kind of model, per dataset (± standard deviation across folds;
+chance is one over the number of emotions). Each dataset's page has the full results.</p>
+{table.to_html(border=0, escape=True, na_rep="—") if not table.empty else "<p>No LOSO result yet.</p>"}
+<h2>Runs</h2><table><tr><th>dataset</th><th>files</th><th>started</th><th>code revision</th></tr>{rows}</table>
+</body></html>"""
+    path = root / "index.html"
     write_atomic(path, body)
     return path
 

@@ -1,0 +1,87 @@
+"""The index page's results dashboard and the page comparing datasets."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from ser_utils.dashboard import best_rows, best_table, dashboard_figure, family, loso_by_family
+from ser_utils.reporting import render_index, render_overview
+from ser_utils.results import open_report
+
+
+def _row(report, experiment, model, protocol, uar, std=0.05) -> None:
+    report.add_result(
+        experiment,
+        features="f",
+        model=model,
+        protocol=protocol,
+        n_folds=6,
+        accuracy=uar,
+        uar=uar,
+        macro_f1=uar,
+        uar_std=std,
+        chance=1 / 7,
+    )
+
+
+def _study(folder, shift: float = 0.0) -> None:
+    """A small results.csv as the notebooks write it: protocols in 03, classical in 04, networks, transfer."""
+    _row(p03 := open_report(folder, "03_protocols", dataset="demo"), "(a) leaky · svm", "svm", "leaky", 0.70 + shift)
+    _row(p03, "(b) random · svm", "svm", "random", 0.55 + shift)
+    _row(p03, "(d) LOSO · svm", "svm", "loso", 0.30 + shift)
+    _row(p04 := open_report(folder, "04_svm_baseline", dataset="demo"), "loso · logreg", "logreg", "loso", 0.50 + shift)
+    _row(p04, "loso · svm", "svm", "loso", 0.45 + shift)
+    _row(open_report(folder, "05_cnn", dataset="demo"), "cnn1 · LOSO", "cnn1", "loso", 0.33 + shift)
+    _row(
+        p08 := open_report(folder, "08_transfer_learning", dataset="demo"),
+        "transfer (last block) · LOSO",
+        "conv1d5",
+        "loso",
+        0.36 + shift,
+    )
+    _row(p08, "target only · LOSO", "conv1d5", "loso", 0.32 + shift)
+
+
+def test_rows_are_sorted_into_kinds_of_model() -> None:
+    assert family("04_svm_baseline", "loso · svm", "svm") == "classical"
+    assert family("07_crnn", "reference: SVM on prosody", "svm") == "classical"  # 07's fallback reference
+    assert family("06_lstm", "lstm · LOSO", "lstm") == "neural"
+    assert family("08_transfer_learning", "transfer (head) · LOSO", "cnn1") == "transfer"
+    assert family("08_transfer_learning", "zero-shot · a → b", "cnn1") == "transfer"
+    assert family("08_transfer_learning", "target only + aug · LOSO", "cnn1") == "target only"
+
+
+def test_best_rows_keep_the_highest_uar_of_each_group() -> None:
+    table = pd.DataFrame({"notebook": ["a", "a", "b"], "protocol": ["loso"] * 3, "uar": [0.2, 0.4, 0.3]})
+    best = best_rows(table, ["notebook"])
+    assert best["uar"].tolist() == [0.4, 0.3]
+
+
+def test_the_index_shows_the_dashboard_and_the_best_of_each_kind(tmp_path) -> None:
+    _study(tmp_path)
+    from ser_utils.results import read_results
+
+    results = read_results(tmp_path)
+    fig = dashboard_figure(results, "demo")
+    assert len(fig.axes) == 3 and [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["leaky", "random", "loso"]
+    best = best_table(results).set_index(["family", "protocol"])
+    assert best.loc[("classical", "loso"), "experiment"] == "loso · logreg"
+    assert best.loc[("transfer", "loso"), "UAR"] == "0.360 ± 0.050"
+    page = render_index({"dataset": "demo", "notebooks": []}, tmp_path).read_text()
+    assert "Results at a glance" in page and page.count("data:image/png;base64") == 1
+    assert dashboard_figure(results.iloc[0:0], "demo") is None
+
+
+def test_the_overview_compares_every_dataset_run_into_one_root(tmp_path) -> None:
+    for name, shift in (("demo", 0.0), ("emodb", 0.2)):
+        _study(tmp_path / name, shift)
+        (tmp_path / name / "run.json").write_text(json.dumps({"dataset": name, "data": {"n_files": 10}}))
+    (tmp_path / "half-written").mkdir()
+    (tmp_path / "half-written" / "run.json").write_text("{")
+    page = render_overview(tmp_path).read_text()
+    assert "demo/index.html" in page and "emodb/index.html" in page and "half-written" not in page
+    assert "0.500 ± 0.050" in page and "0.700 ± 0.050" in page  # best classical LOSO of each
+    assert loso_by_family(pd.DataFrame()).empty
+    assert render_overview(tmp_path / "demo") is None  # no dataset folders under it
