@@ -1,0 +1,139 @@
+"""Takeaways computed from this run's numbers: the sentences a notebook ends with, never written in advance.
+
+Each function returns plain sentences (Markdown); a notebook shows them with :func:`as_markdown`.
+A difference smaller than the spread across folds is called what it is: not settled by these speakers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .evaluation import CVResult
+from .rows import mean_std
+
+#: A fold whose validation loss was lowest by this epoch "stopped early" (the network fit its training speakers fast).
+EARLY_EPOCH = 2
+
+
+def _std(result: CVResult) -> float:
+    values = result.per_fold["uar"].astype(float)
+    return float(values.std()) if len(values) > 1 else np.nan
+
+
+def _settled(gap: float, spread: float) -> str:
+    if not np.isfinite(spread):
+        return "one fold only, so no spread to judge it by"
+    if abs(gap) < spread:
+        return f"less than one fold standard deviation ({spread:.3f}): not settled by these speakers"
+    return f"more than one fold standard deviation ({spread:.3f})"
+
+
+def network_takeaways(
+    results: Mapping[str, CVResult],
+    *,
+    reference: pd.Series | None = None,
+    lopo: Mapping[str, CVResult] | None = None,
+) -> list[str]:
+    """What a run of networks under LOSO says: the best, how far ahead of the next, against chance and the
+    classical reference, how fast validation loss turned, LOPO against LOSO, and the cost per epoch."""
+    if not results:
+        return ["No network ran."]
+    ranked = sorted(results.items(), key=lambda item: item[1].mean(), reverse=True)
+    name, best = ranked[0]
+    chance = float(best.chance.get("uar", np.nan))
+    lines = [
+        f"The best network under LOSO is **{name}**: UAR {best.cell()}, {best.mean() / chance:.1f}× chance "
+        f"({chance:.3f})."
+    ]
+    if len(ranked) > 1:
+        runner_up, second = ranked[1]
+        gap = best.mean() - second.mean()
+        lines.append(f"It leads **{runner_up}** by {gap:.3f}, {_settled(gap, _std(best))}.")
+        last, worst = ranked[-1]
+        if last != runner_up:
+            lines.append(f"The weakest is **{last}** ({worst.cell()}).")
+    if reference is not None:
+        delta = best.mean() - float(reference["uar"])
+        lines.append(
+            f"Against the best classical model (**{reference['experiment']}**, UAR "
+            f"{mean_std(float(reference['uar']), float(reference.get('uar_std', np.nan)))}), the best network is "
+            f"{'ahead' if delta > 0 else 'behind'} by {abs(delta):.3f}, {_settled(delta, _std(best))}."
+        )
+    folds = pd.concat([r.per_fold for r in results.values()], ignore_index=True)
+    if "best_epoch" in folds and len(folds):
+        early = int((folds["best_epoch"] <= EARLY_EPOCH).sum())
+        lines.append(
+            f"In {early} of {len(folds)} folds the validation speakers' loss was lowest by epoch {EARLY_EPOCH} "
+            f"(median best epoch {folds['best_epoch'].median():.0f}): "
+            + (
+                "the networks learn the training speakers faster than the emotions, and early stopping is what "
+                "keeps them honest."
+                if early >= len(folds) / 3
+                else "most folds kept improving for a while before stopping."
+            )
+        )
+    for lopo_name, result in (lopo or {}).items():
+        if lopo_name in results:
+            gap = result.mean() - results[lopo_name].mean()
+            lines.append(
+                f"**{lopo_name}** under LOPO (unseen sentences): {result.cell()} against {results[lopo_name].cell()} "
+                f"under LOSO (unseen speakers); {'new speakers' if gap > 0 else 'new sentences'} are the harder test "
+                f"here, by {abs(gap):.3f}."
+            )
+    costs = {n: r.epoch_seconds for n, r in results.items() if np.isfinite(r.epoch_seconds)}
+    if len(costs) > 1:
+        cheap, dear = min(costs, key=costs.get), max(costs, key=costs.get)
+        lines.append(
+            f"Training cost per epoch ranges from {costs[cheap]:.2f} s (**{cheap}**) to {costs[dear]:.2f} s "
+            f"(**{dear}**) on {best.info.get('device', 'this machine')}."
+        )
+    return lines
+
+
+def transfer_takeaways(
+    results: Mapping[tuple[str, bool, str], CVResult],
+    *,
+    transfer: str | None,
+    protocols: Sequence[str],
+    zero_shot: CVResult | None = None,
+) -> list[str]:
+    """What notebook 08's runs say: transfer against the target alone under each protocol, the random
+    split against LOSO, augmentation's effect, and the zero-shot floor. Keys: (strategy, augmented, protocol)."""
+    lines = []
+    for protocol in protocols:
+        scratch = results.get(("scratch", False, protocol))
+        moved = results.get((transfer, False, protocol)) if transfer else None
+        if scratch is not None and moved is not None:
+            gap = moved.mean() - scratch.mean()
+            lines.append(
+                f"{protocol.upper()}: transfer ({transfer}) {moved.cell()} against the target alone {scratch.cell()}, "
+                f"{'a gain' if gap > 0 else 'a loss'} of {abs(gap):.3f}, {_settled(gap, _std(scratch))}."
+            )
+    random, loso = results.get(("scratch", False, "random")), results.get(("scratch", False, "loso"))
+    if random is not None and loso is not None:
+        lines.append(
+            f"The random split puts the target-only network at {random.cell()}, LOSO at {loso.cell()}: "
+            f"{random.mean() - loso.mean():+.3f} from letting test speakers into training."
+        )
+    plain, augmented = results.get(("scratch", False, "loso")), results.get(("scratch", True, "loso"))
+    if plain is not None and augmented is not None:
+        gap = augmented.mean() - plain.mean()
+        lines.append(
+            f"Augmentation under LOSO (target only): {augmented.cell()} against {plain.cell()}, "
+            f"{'a gain' if gap > 0 else 'a loss'} of {abs(gap):.3f}, {_settled(gap, _std(plain))}."
+        )
+    if zero_shot is not None:
+        lines.append(
+            f"Without any target training (zero-shot) the source network reaches {zero_shot.cell()} on the shared "
+            f"emotions (chance {float(zero_shot.chance.get('uar', np.nan)):.3f}): the floor fine-tuning starts from."
+        )
+    return lines or ["No fine-tuning run to compare."]
+
+
+def as_markdown(lines: Sequence[Any], title: str = "Takeaways from this run") -> str:
+    """The sentences as a Markdown list under a bold title."""
+    return f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)
