@@ -230,3 +230,35 @@ def show_result(result: CVResult, *, curves: bool = True, confusion: bool = True
     if confusion:
         plot_result_confusion(result)
         plt.show()
+
+
+def plot_scorecard(card: pd.DataFrame) -> plt.Figure:
+    """Each claim: the study's number (hollow), ours under their protocol (if run) and our honest figure."""
+
+    def first_number(text: Any) -> float:
+        try:
+            return float(str(text).split()[0])
+        except ValueError:
+            return np.nan
+
+    labels = [f"{s[:3]} · {c[:46]}" for s, c in zip(card["study"], card["claim"])]
+    y = np.arange(len(card))[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(card) + 1.2))
+    ax.scatter(card["reported"], y, facecolors="none", edgecolors="black", s=60, label="reported by the study")
+    ax.scatter(
+        card["ours, their protocol"].map(first_number),
+        y,
+        color="#d62728",
+        marker="x",
+        s=50,
+        label="ours, their protocol",
+    )
+    ax.scatter(card["ours, honest"].map(first_number), y, color="#1f77b4", s=40, label="ours, speaker-independent")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("accuracy")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("The five studies' headline claims against this run")
+    fig.tight_layout()
+    return fig

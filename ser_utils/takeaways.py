@@ -137,3 +137,28 @@ def transfer_takeaways(
 def as_markdown(lines: Sequence[Any], title: str = "Takeaways from this run") -> str:
     """The sentences as a Markdown list under a bold title."""
     return f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def replication_takeaways(card: pd.DataFrame) -> list[str]:
+    """What the replication scorecard (:func:`ser_utils.replication.scorecard`) says, in three lines."""
+    drops = card["honest − reported"].dropna()
+    falls = int(card["verdict"].str.contains("does not survive").sum())
+    holds = int(card["verdict"].str.contains("holds under").sum())
+    lines = [
+        f"{len(card)} claims from {card['study'].nunique()} studies; {len(drops)} have an honest figure in this run.",
+        f"{falls} do not survive speaker-independent testing, {holds} hold.",
+    ]
+    if len(drops):
+        worst = card.loc[drops.idxmin()]
+        lines.append(
+            f"Median honest − reported: {drops.median():+.3f}; the largest drop is {drops.min():+.3f} "
+            f"({worst['study']}: {worst['claim']})."
+        )
+    reproduced = card[card["verdict"].str.startswith("reproduced")]
+    if len(reproduced):
+        lines.append(
+            f"Their own protocol gives back {len(reproduced)} claim(s) within ±0.10 on this corpus: "
+            + ", ".join(f"{s} ({c})" for s, c in zip(reproduced["study"], reproduced["claim"]))
+            + "."
+        )
+    return lines
