@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,31 @@ def test_quick_run_reports_keep_one_line_per_step_and_fold_the_reproducibility_t
     features = nbformat.read(out / "02_features.ipynb", as_version=4)
     text = "".join(o.get("text", "") for c in features.cells if c.cell_type == "code" for o in c.outputs)
     assert re.search(r"kaggle162 features: \d+ files in \d+\.\d s", text), "no one-line summary of extraction"
+
+
+def _browser() -> str | None:
+    return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_browser() is None, reason="no headless browser (apt-get install chromium)")
+def test_quick_run_reports_render_in_a_real_browser(quick_run, tmp_path) -> None:
+    """As a reader sees them: the index and a report load, show their figures, and carry no progress-bar walls."""
+    _, out = quick_run
+    for page, figures in (("index.html", 1), ("02_features.html", 2)):
+        args = [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
+        url = (out / page).as_uri()
+        dom = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+        assert dom.returncode == 0 and "</html>" in dom.stdout, dom.stderr[-2000:]
+        assert dom.stdout.count("data:image/png;base64") >= figures, f"{page} shows no figure"
+        assert "%|" not in dom.stdout, f"{page} shows progress-bar lines"
+        assert "Uncaught" not in dom.stderr, f"{page} raised a script error: {dom.stderr[-2000:]}"
+        shot = tmp_path / f"{page}.png"
+        subprocess.run(
+            [*args, "--window-size=1280,2000", f"--screenshot={shot}", url], capture_output=True, timeout=120
+        )
+        assert shot.is_file() and shot.stat().st_size > 20_000, f"{page}: the screenshot is blank"
+    assert "Results at a glance" in (out / "index.html").read_text()
 
 
 def _fake_notebook_dir(tmp_path: Path) -> Path:
