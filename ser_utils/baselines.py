@@ -38,6 +38,7 @@ from .evaluation import CVResult, cross_validate, model_inputs, tuned
 from .features import FeatureTable, parallel
 from .metrics import chance_levels
 from .progress import progress_bar
+from .rows import mean_std
 
 #: Model names, in the order tables show them.
 MODELS = ("svm", "mlp", "logreg")
@@ -361,3 +362,50 @@ def configuration_grid(summary: pd.DataFrame, value: str = "uar") -> pd.DataFram
     return table.pivot_table(
         index="configuration", columns="setting", values=value, aggfunc="first", sort=False
     ).reindex(index=rows, columns=columns)
+
+
+def feature_sets_of(sets: Sequence[str], combined: str | None) -> list[str]:
+    """The feature-set names of a notebook's ``*_sets`` parameter: "combined" stands for the combined set
+    (``combined``: its name, or None when there is none, then it is dropped)."""
+    names = [combined if name == "combined" else name for name in sets]
+    return [name for name in names if name is not None]
+
+
+def speaker_norm_effect(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per protocol: how speaker normalisation changes UAR over paired configurations (mean, min and max gain
+    in points, and in how many it helps); empty when only one setting ran."""
+    if not {False, True} <= set(summary["speaker_norm"]):
+        return pd.DataFrame()
+    paired = summary.pivot_table(
+        index=["protocol", "model", "features"], columns="speaker_norm", values="uar", sort=False
+    )
+    gain = 100 * (paired[True] - paired[False])
+    return gain.groupby(level="protocol", sort=False).agg(
+        mean="mean", min="min", max="max", helps=lambda g: f"{int((g > 0).sum())} of {len(g)}"
+    )
+
+
+def side_by_side(
+    summary: pd.DataFrame, chosen: Mapping[str, tuple[str, str, bool]], protocols: Sequence[str]
+) -> pd.DataFrame:
+    """One row per chosen configuration (name → (features, model, speaker_norm)), its UAR ``mean ± std``
+    under each protocol ("—" where it did not run)."""
+
+    def uar(features: str, model: str, norm: bool, protocol: str) -> str:
+        row = summary[
+            (summary["features"] == features)
+            & (summary["model"] == model)
+            & (summary["speaker_norm"] == norm)
+            & (summary["protocol"] == protocol)
+        ]
+        return mean_std(row["uar"].iloc[0], row["uar_std"].iloc[0]) if len(row) else "—"
+
+    return pd.DataFrame(
+        {
+            name: {
+                "configuration": f"{m} · {f} · {'speaker-norm' if n else 'raw'}",
+                **{p.upper(): uar(f, m, n, p) for p in protocols},
+            }
+            for name, (f, m, n) in chosen.items()
+        }
+    ).T

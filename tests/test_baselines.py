@@ -382,3 +382,28 @@ def test_run_experiments_reuses_the_worker_pool_of_feature_extraction() -> None:
     again = run_experiments(experiments, {"toy": table}, grid="small", n_jobs=2, progress=False)
     for e in experiments:
         assert first[e].per_fold["uar"].tolist() == again[e].per_fold["uar"].tolist()
+
+
+def test_notebook_helpers_name_sets_pair_settings_and_line_up_protocols() -> None:
+    from ser_utils.baselines import feature_sets_of, side_by_side, speaker_norm_effect
+
+    assert feature_sets_of(["mfcc_mean", "combined"], "kaggle162+prosody") == ["mfcc_mean", "kaggle162+prosody"]
+    assert feature_sets_of(["mfcc_mean", "combined"], None) == ["mfcc_mean"]
+    summary = pd.DataFrame(
+        {
+            "protocol": ["loso"] * 4 + ["random"],
+            "model": ["svm", "svm", "mlp", "mlp", "svm"],
+            "features": ["f"] * 5,
+            "speaker_norm": [False, True, False, True, False],
+            "uar": [0.30, 0.40, 0.35, 0.33, 0.60],
+            "uar_std": [0.05] * 5,
+        }
+    )
+    effect = speaker_norm_effect(summary)
+    assert effect.loc["loso", "helps"] == "1 of 2" and effect.loc["loso", "max"] == pytest.approx(10.0)
+    assert speaker_norm_effect(summary[~summary["speaker_norm"]]).empty
+    table = side_by_side(summary, {"best": ("f", "svm", True), "raw svm": ("f", "svm", False)}, ["loso", "random"])
+    assert table.loc["best", "LOSO"] == "0.400 ± 0.050" and table.loc["best", "RANDOM"] == "—"
+    assert (
+        table.loc["raw svm", "configuration"] == "svm · f · raw" and table.loc["raw svm", "RANDOM"] == "0.600 ± 0.050"
+    )
