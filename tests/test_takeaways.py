@@ -68,3 +68,38 @@ def test_transfer_takeaways_compare_with_the_target_alone() -> None:
     assert "zero-shot" in text
     assert transfer_takeaways({}, transfer=None, protocols=["loso"]) == ["No fine-tuning run to compare."]
     assert as_markdown(["a", "b"]).endswith("- a\n- b")
+
+
+def test_protocol_takeaways_split_the_leak_into_its_parts() -> None:
+    from ser_utils.takeaways import label_uar, protocol_takeaways
+
+    rows = [
+        ("(a) leaky", False, 0.70),
+        ("(b) random", False, 0.55),
+        ("(d) LOSO", False, 0.25),
+        ("(e) LOPO", False, 0.60),
+        ("(b) random", True, 0.52),
+        ("(d) LOSO", True, 0.32),
+        ("(d′) LOSO, no copies", True, 0.35),
+    ]
+    summary = pd.DataFrame(rows, columns=["label", "speaker_norm", "uar"])
+    assert label_uar(summary, "(d) LOSO", norm=True) == 0.32
+    lines = protocol_takeaways(
+        summary, classifier="svm", feature_set="kaggle162", n_speakers=6, chance=1 / 7, lopo=True
+    )
+    text = "\n".join(lines)
+    assert "scores **70% UAR**" in text and "scores **25%** on speakers it has never heard" in text
+    assert (
+        "**+45 points**" in text
+        and "(a) → (b), takes 15 points off" in text
+        and "(b) → (d), takes 30 points off" in text
+    )
+    assert "(LOPO) gives 60%, close to the random split" in text
+    assert "It helps most where the voice is new" in text  # +7 under LOSO against -3 under the random split
+    assert "the copies do not help on unseen speakers here" in text  # 35% without copies >= 32% with them
+    assert not any(
+        "LOPO" in line
+        for line in protocol_takeaways(
+            summary, classifier="svm", feature_set="f", n_speakers=6, chance=0.14, lopo=False
+        )
+    )
