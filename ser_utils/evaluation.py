@@ -274,45 +274,32 @@ class _Plan:
         )
 
 
-def _plan(
-    estimator: Any,
-    tables: FeatureTable | Sequence[FeatureTable],
-    protocol: str,
-    *,
-    experiment: str,
-    features: str | None = None,
-    model: str | None = None,
-    speaker_norm: bool = False,
-    n_folds: int | None = None,
-    seed: int = 0,
-    use_augmented: bool = True,
-    train_corpora: Sequence[str] = (),
-    test_corpora: Sequence[str] = (),
-    max_folds: int | None = None,
-) -> _Plan:
-    tables = as_tables(tables)
+def _plan(options: Mapping[str, Any]) -> _Plan:
+    """Lay out one cross-validation from :func:`cross_validate`'s arguments (see :func:`_options`)."""
+    estimator, protocol, augmented_too = options["estimator"], options["protocol"], options["use_augmented"]
+    tables = as_tables(options["tables"])
     meta = tables[0].meta.reset_index(drop=True)
     if "source_id" not in meta:
         meta = meta.assign(source_id=meta["utt_id"])
-    X = model_inputs(tables, speaker_norm)
+    X = model_inputs(tables, options["speaker_norm"])
     y = meta["emotion"].astype(str).to_numpy()
     folds = make_folds(
         meta,
         protocol,
-        n_folds=n_folds,
+        n_folds=options["n_folds"],
         val_fraction=0.0,
-        seed=seed,
-        train_corpora=train_corpora,
-        test_corpora=test_corpora,
+        seed=options["seed"],
+        train_corpora=options["train_corpora"],
+        test_corpora=options["test_corpora"],
     )
-    if max_folds is not None:
-        folds = folds[: max(1, int(max_folds))]
+    if options["max_folds"] is not None:
+        folds = folds[: max(1, int(options["max_folds"]))]
     augmented = is_augmented(meta)
     # Test units are source clips; the leaky recipe scores every row (copy, window) on its own, as its users do.
     units = meta.index.astype(str).to_numpy() if protocol == "leaky" else source_ids(meta)
     jobs = []
     for fold in folds:
-        train = fold.train if use_augmented else fold.train[~augmented[fold.train]]
+        train = fold.train if augmented_too else fold.train[~augmented[fold.train]]
         jobs.append(
             (
                 estimator,
@@ -324,9 +311,9 @@ def _plan(
             )
         )
     return _Plan(
-        experiment,
-        features or "+".join(t.feature_set for t in tables),
-        model or _model_name(estimator),
+        options["experiment"],
+        options["features"] or "+".join(t.feature_set for t in tables),
+        options["model"] or _model_name(estimator),
         protocol,
         folds,
         jobs,
@@ -373,22 +360,9 @@ def cross_validate(
     its own, so the results do not depend on ``n_jobs`` (up to the order of floating-point sums: a
     worker computes with fewer threads, :func:`worker_threads`).
     """
+    options = _options(locals())
     start = time.perf_counter()
-    plan = _plan(
-        estimator,
-        tables,
-        protocol,
-        experiment=experiment,
-        features=features,
-        model=model,
-        speaker_norm=speaker_norm,
-        n_folds=n_folds,
-        seed=seed,
-        use_augmented=use_augmented,
-        train_corpora=train_corpora,
-        test_corpora=test_corpora,
-        max_folds=max_folds,
-    )
+    plan = _plan(options)
     bar = progress_bar(
         _outcomes(plan.jobs, n_jobs),
         total=len(plan.jobs),
@@ -401,6 +375,14 @@ def cross_validate(
     return plan.result(outcomes, time.perf_counter() - start)
 
 
+def _options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`cross_validate`'s arguments with its defaults filled in (an unknown name is an error), less
+    ``n_jobs`` and ``progress``, which are about how the folds run, not what they are."""
+    bound = inspect.signature(cross_validate).bind(**arguments)
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k not in ("n_jobs", "progress")}
+
+
 def cross_validate_many(
     runs: Mapping[Any, Mapping[str, Any]], *, n_jobs: int = 1, progress: bool = True, desc: str = "folds"
 ) -> dict[Any, CVResult]:
@@ -409,7 +391,7 @@ def cross_validate_many(
     would leave (the folds of one LOSO run can take 7 to 22 epochs). Results as separate calls give them,
     under the same keys; a run's ``seconds`` is the time from the previous run's end to its own.
     """
-    plans = {key: _plan(**dict(run)) for key, run in runs.items()}
+    plans = {key: _plan(_options(run)) for key, run in runs.items()}
     jobs = [job for plan in plans.values() for job in plan.jobs]
     bar = progress_bar(_outcomes(jobs, n_jobs), total=len(jobs), desc=desc, unit="fold", disable=not progress)
     outcomes, results, mark = iter(bar), {}, time.perf_counter()
