@@ -32,6 +32,7 @@ PROTOCOL_COLORS = {
 CLASSICAL = ("svm", "mlp", "logreg")
 #: Kinds of model, in the order the study meets them.
 FAMILIES = ("classical", "neural", "target only", "transfer")
+FAMILY_COLORS = dict(zip(FAMILIES, ("#2ca02c", "#1f77b4", "#aec7e8", "#17becf")))
 
 
 def family(notebook: str, experiment: str, model: str = "") -> str:
@@ -63,15 +64,22 @@ def _chance(results: pd.DataFrame) -> float:
     return float(chance.median()) if len(chance) else np.nan
 
 
-def _bars(ax, labels, values, errors, colors, chance: float, title: str) -> None:
-    x = np.arange(len(labels))
+def _bars(ax, best: pd.DataFrame, keys: list[str], colors: list[str], chance: float, title: str, empty: str) -> None:
+    """One bar per key of ``best`` (rows indexed by key): UAR ± std against chance; ``empty`` when no key."""
+    if not keys:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, empty, ha="center", va="center")
+        return
+    x = np.arange(len(keys))
+    values = [float(best.loc[k, "uar"]) for k in keys]
+    errors = np.nan_to_num([float(best.loc[k, "uar_std"]) for k in keys])
     ax.bar(x, values, yerr=errors, color=colors, capsize=3, edgecolor="white")
-    for xi, v, e in zip(x, values, np.nan_to_num(np.asarray(errors, float))):
+    for xi, v, e in zip(x, values, errors):
         ax.text(xi, v + e + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
     if np.isfinite(chance):
         ax.axhline(chance, color="black", linestyle="--", linewidth=1, label=f"chance {chance:.2f}")
         ax.legend(loc="upper right", fontsize=8, frameon=False)
-    ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(x, keys, rotation=20, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
@@ -107,35 +115,12 @@ def dashboard_figure(results: pd.DataFrame, dataset: str = "") -> Figure | None:
 
     leak = best_rows(results[results["notebook"].str.startswith("03")], ["protocol"]).set_index("protocol")
     shown = [p for p in ("leaky", "random", "loso") if p in leak.index]
-    if shown:
-        _bars(
-            axes[1],
-            shown,
-            [leak.loc[p, "uar"] for p in shown],
-            [leak.loc[p, "uar_std"] for p in shown],
-            [PROTOCOL_COLORS[p] for p in shown],
-            chance,
-            "The leakage gap (notebook 03)",
-        )
-    else:
-        axes[1].set_axis_off()
-        axes[1].text(0.5, 0.5, "notebook 03 did not run", ha="center", va="center")
-
+    colors = [PROTOCOL_COLORS[p] for p in shown]
+    _bars(axes[1], leak, shown, colors, chance, "The leakage gap (notebook 03)", "notebook 03 did not run")
     loso = best_rows(results[results["protocol"] == "loso"], ["family"]).set_index("family")
     kinds = [k for k in FAMILIES if k in loso.index]
-    if kinds:
-        _bars(
-            axes[2],
-            kinds,
-            [loso.loc[k, "uar"] for k in kinds],
-            [loso.loc[k, "uar_std"] for k in kinds],
-            ["#2ca02c", "#1f77b4", "#aec7e8", "#17becf"][: len(kinds)],
-            chance,
-            "Best under LOSO, by kind of model",
-        )
-    else:
-        axes[2].set_axis_off()
-        axes[2].text(0.5, 0.5, "no LOSO result", ha="center", va="center")
+    colors = [FAMILY_COLORS[k] for k in kinds]
+    _bars(axes[2], loso, kinds, colors, chance, "Best under LOSO, by kind of model", "no LOSO result")
     if dataset:
         fig.suptitle(f"{dataset}: error bars are ± one standard deviation across folds", fontsize=9)
     return fig
