@@ -194,9 +194,9 @@ _FOLD_POOL: dict[str, Any] = {}
 
 
 def worker_threads(workers: int) -> dict[str, str]:
-    """Thread settings for ``workers`` processes sharing the machine: the cores split between them
-    (TensorFlow's default, every core in every process, oversubscribes: two CRNN folds at once ran
-    0.74 s/epoch each with 2 threads apiece, 0.61 s with 1)."""
+    """Thread settings for ``workers`` processes sharing the machine: the cores split between them.
+    TensorFlow's default, every core in every process, oversubscribes them: a CRNN and a CNN-4 under
+    LOSO (12 folds, two at a time on 2 cores) took 93-94 s that way, 79-81 s with one thread each."""
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
 
