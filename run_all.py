@@ -5,6 +5,8 @@
     python run_all.py --dataset emovo          # the real EMOVO corpus, from data/EMOVO (or --data-dir)
     python run_all.py --quick --notebooks 00   # a fast smoke run of one notebook
     python run_all.py --list                   # datasets (and whether their data is here) and notebooks
+    python run_all.py --workers 2              # the heavy work on a Dask cluster of 2 processes here
+    python run_all.py --scheduler tcp://host:8786   # ... or on an existing Dask cluster
 
 Parameters: each notebook's parameters cell holds its defaults; then params/<dataset>.yaml, params/quick.yaml
 (with --quick), then --params FILE, then -p key=value (or -p NN_name.key=value for one notebook).
@@ -111,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kernel", help="Jupyter kernel to execute with (default: the notebooks' own, python3)")
     parser.add_argument("--timeout", type=int, help="per-cell time limit in seconds (default: none)")
     parser.add_argument("--list", action="store_true", help="list datasets and notebooks, then exit")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="send feature extraction, classical grids and network folds to the Dask cluster at ADDRESS "
+        "(default: $SER_DASK_SCHEDULER, else this machine's cores)",
+    )
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="start a Dask cluster of N worker processes on this machine for the run",
+    )
     return parser
 
 
@@ -390,10 +405,6 @@ def execute(args: argparse.Namespace) -> int:
     """Validate everything, run the notebooks, write the index; returns the exit code."""
     from ser_utils.datasets import resolve_dataset
     from ser_utils.params import declared_parameters, validate
-    from ser_utils.progress import REPORT_ENV
-    from ser_utils.reporting import render_index, render_overview
-    from ser_utils.results import STAGING_DIR, folder_lock, keep_failure, publish, stage, write_atomic
-    from ser_utils.runinfo import git_revision, machine, package_versions
 
     resolve_dataset(args.dataset)  # unknown names fail here, before any work
     notebooks = select_notebooks(discover_notebooks(), args.notebooks)
@@ -406,6 +417,56 @@ def execute(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve() if args.out else REPO / "reports" / args.dataset
     check_out_dir(out_dir)
     check_kernel(args.kernel)
+    local_cluster, compute = open_cluster(args)
+    try:
+        return run_study(args, notebooks, params, declared, out_dir, compute)
+    finally:
+        close_cluster(local_cluster)
+
+
+def open_cluster(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The Dask cluster the notebooks send their work to, checked now (unreachable: a usage error), and
+    named to them through ``SER_DASK_SCHEDULER``; (the local cluster this run started or None, its description)."""
+    from ser_utils import cluster
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers: at least 1 worker process, got {args.workers}")
+    address = args.scheduler or os.environ.get(cluster.SCHEDULER_ENV, "").strip()
+    if not address and args.workers is None:
+        return None, {"compute": "this machine", "cores": os.cpu_count()}
+    local = cluster.start_local(args.workers) if args.workers is not None else None
+    address = local.scheduler_address if local is not None else address
+    try:
+        client = cluster.connect(address)
+    except cluster.ClusterError as exc:
+        close_cluster(local)
+        raise UsageError(str(exc)) from exc
+    client.close()
+    os.environ[cluster.SCHEDULER_ENV] = address
+    compute = cluster.describe()
+    print(f"Compute: Dask cluster at {address} ({compute['workers']} workers, {compute['threads']} threads)")
+    return local, compute
+
+
+def close_cluster(local: Any) -> None:
+    """Disconnect from the cluster, and stop it if this run started it."""
+    from ser_utils import cluster
+
+    cluster.close()
+    if local is not None:
+        os.environ.pop(cluster.SCHEDULER_ENV, None)
+        local.close()
+
+
+def run_study(
+    args: argparse.Namespace, notebooks: list[Path], params: Any, declared: dict, out_dir: Path, compute: dict
+) -> int:
+    """Prepare the data, run the notebooks into staging, publish each, write run.json and the index."""
+    from ser_utils.progress import REPORT_ENV
+    from ser_utils.reporting import render_index, render_overview
+    from ser_utils.results import STAGING_DIR, folder_lock, keep_failure, publish, stage, write_atomic
+    from ser_utils.runinfo import git_revision, machine, package_versions
+
     started = datetime.now(timezone.utc)
     try:
         dataset = prepare_data(args.dataset, args.data_dir, params.common)
@@ -485,6 +546,7 @@ def execute(args: argparse.Namespace) -> int:
         "versions": package_versions(),
         "git_revision": git_revision(),
         "machine": machine(),
+        "compute": compute,
         "notebooks": records,
     }
     if interrupted:

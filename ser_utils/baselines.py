@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -34,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from . import cluster
 from .evaluation import CVResult, cross_validate, model_inputs, tuned
 from .features import FeatureTable, parallel
 from .metrics import chance_levels
@@ -312,14 +312,14 @@ def run_experiments(
             table = tables[e.features]
             inputs[(e.features, e.speaker_norm)] = replace(table, X=model_inputs([table], e.speaker_norm)[0])
     jobs = [(e, inputs[(e.features, e.speaker_norm)], grid, seed, inner_folds) for e in experiments]
-    workers = min(effective_n_jobs(n_jobs), len(jobs)) if jobs else 1
+    workers = min(cluster.effective_workers(n_jobs), len(jobs)) if jobs else 1
     bar = progress_bar(total=len(jobs), desc="experiments", unit="experiment", disable=not progress)
     results: list[CVResult | None] = [None] * len(jobs)
     if workers <= 1:
         for k, job in enumerate(jobs):
             results[k] = _run_one(*job)
             bar.update()
-    else:  # the session's worker processes (those of feature extraction), not a second pool beside them
+    else:  # the session's worker processes (those of feature extraction, or a Dask cluster's), not a second pool
         pool = parallel.executor(workers)
         futures = {pool.submit(_run_one, *job): k for k, job in enumerate(jobs)}
         for future in as_completed(futures):

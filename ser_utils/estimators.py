@@ -108,7 +108,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Sequence, meta: pd.DataFrame | None = None) -> NetworkClassifier:
         """Train on ``X``/``y``; validation speakers (or clips) carved from ``meta``'s rows."""
         name, params, config = self._settings()
-        device = configure_device(config.mixed_precision, config.deterministic)
+        device = configure_device(config.mixed_precision, config.deterministic, config.devices)
         X = _as_list(X)
         kinds = self._check_inputs(X, name, config)
         y = np.asarray(y).astype(str)

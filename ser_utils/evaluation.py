@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import inspect
-import os
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,11 +25,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import effective_n_jobs
 from joblib.externals.loky import ProcessPoolExecutor
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
+from . import cluster
+from .cluster import worker_threads
 from .features import FeatureTable, align_tables
 from .metrics import chance_levels, scores, summarize
 from .normalize import MODE_OF_KIND, speaker_normalize
@@ -193,18 +193,13 @@ def run_fold(
 _FOLD_POOL: dict[str, Any] = {}
 
 
-def worker_threads(workers: int) -> dict[str, str]:
-    """Thread settings for ``workers`` processes sharing the machine: the cores split between them.
-    TensorFlow's default, every core in every process, oversubscribes them: a CRNN and a CNN-4 under
-    LOSO (12 folds, two at a time on 2 cores) took 93-94 s that way, 79-81 s with one thread each."""
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
-    return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
-
-
 def fold_executor(workers: int) -> Any:
     """Worker processes for training folds, started once per session and reused by every call: a pool of
     their own (loky, as joblib uses), never the feature-extraction workers, which may have run
-    openSMILE (it cannot share a process with TensorFlow)."""
+    openSMILE (it cannot share a process with TensorFlow). On a Dask cluster, the cluster's workers."""
+    on_cluster = cluster.executor()
+    if on_cluster is not None:
+        return on_cluster
     pool = _FOLD_POOL.get("pool")
     if pool is None or _FOLD_POOL.get("workers") != workers:
         if pool is not None:
@@ -323,7 +318,7 @@ def _plan(options: Mapping[str, Any]) -> _Plan:
 
 def _outcomes(jobs: Sequence[tuple], n_jobs: int) -> Iterator[dict[str, Any]]:
     """The jobs' outcomes, in order; in the fold workers (all submitted at once) when ``n_jobs`` > 1."""
-    workers = min(effective_n_jobs(n_jobs), len(jobs))
+    workers = min(cluster.effective_workers(n_jobs), len(jobs))
     if workers > 1:  # folds in worker processes (each trains and scores one fold; nothing else comes back)
         pool = fold_executor(workers)
         done = [pool.submit(run_fold, *job) for job in jobs]
@@ -358,7 +353,8 @@ def cross_validate(
     ``n_jobs``: folds trained at once, in worker processes (-1: one per core); a small network leaves
     most of a second core idle, so two folds at a time nearly halve the time. Each fold is seeded on
     its own, so the results do not depend on ``n_jobs`` (up to the order of floating-point sums: a
-    worker computes with fewer threads, :func:`worker_threads`).
+    worker computes with fewer threads, :func:`~ser_utils.cluster.worker_threads`). On a Dask cluster (:mod:`ser_utils.cluster`) each fold
+    is a task on its workers.
     """
     options = _options(locals())
     start = time.perf_counter()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .cluster import describe
 from .dashboard import best_table, dashboard_figure, figure_html, loso_by_family
 from .results import read_results, write_atomic
 from .runinfo import git_revision, package_versions
@@ -206,5 +207,6 @@ def reproducibility_table(parameters: dict[str, Any], fingerprint: str | None = 
         rows.append(("data fingerprint", fingerprint))
     rows.append(("code revision", str(git_revision())))
     rows.extend((f"version: {k}", v) for k, v in package_versions().items())
+    rows.append(("computed on", ", ".join(f"{k} {v}" if k != "compute" else str(v) for k, v in describe().items())))
     table = pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
     return Folded(f"Parameters, data fingerprint, code and package versions ({len(table)} rows)", table)

@@ -26,6 +26,9 @@ TRACKED_PACKAGES = (
     "nbconvert",
     "matplotlib",
     "seaborn",
+    "opensmile",
+    "dask",
+    "distributed",
 )
 
 

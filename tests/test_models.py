@@ -202,6 +202,7 @@ def test_a_visible_gpu_gets_mixed_precision_and_is_named(monkeypatch) -> None:
             list_physical_devices=lambda kind: (
                 [SimpleNamespace(name="/physical_device:GPU:0")] if kind == "GPU" else []
             ),
+            list_logical_devices=lambda kind: [SimpleNamespace(name="/device:GPU:0")] if kind == "GPU" else [],
             experimental=SimpleNamespace(
                 set_memory_growth=lambda device, on: calls.append(("growth", on)),
                 get_device_details=lambda device: {"device_name": "Fake GPU 80GB"},

@@ -232,42 +232,83 @@ def test_out_that_is_a_file_or_unwritable(tmp_path) -> None:
         assert done.returncode == 2 and "cannot write" in done.stderr
 
 
+def _study(tmp_path: Path) -> Path:
+    """Stand-in notebooks (00_first, 01_second, 03_third) that record a result row and a headline, and can
+    fail (``fail``) or take their time (``pause``): what a rerun keeps does not depend on what a notebook
+    computes, and these run in seconds where the real ones take a minute."""
+    from nbformat import write
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in ("00_first", "01_second", "03_third"):
+        nb = new_notebook(
+            cells=[
+                new_markdown_cell(f"# {name}"),
+                new_code_cell(
+                    "dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0\nsynthetic_size = 'default'\n"
+                    "fail = False\npause = 0.0",
+                    metadata={"tags": ["parameters"]},
+                ),
+                new_code_cell(
+                    "import time\nfrom ser_utils.results import open_report\n"
+                    f"report = open_report(reports_dir, {name!r}, dataset=dataset, seed=seed)\n"
+                    "time.sleep(pause)\n"
+                    "if fail:\n    raise ValueError('failed on purpose')\n"
+                    "report.add_result('exp', features='f', model='m', protocol='loso', n_folds=2, accuracy=0.5,"
+                    " uar=0.4 + seed / 100, macro_f1=0.3)\n"
+                    "report.headline('UAR', 0.4 + seed / 100)"
+                ),
+            ]
+        )
+        nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+        write(nb, folder / f"{name}.ipynb")
+    return folder
+
+
+def _study_command(notebooks: Path, *args: str) -> list[str]:
+    """run_all.py's command line, on the notebooks of ``notebooks`` (the small synthetic corpus)."""
+    launch = "import pathlib, sys, run_all; run_all.NOTEBOOK_DIR = pathlib.Path(sys.argv[1]); sys.exit(run_all.main(sys.argv[2:]))"
+    return [sys.executable, "-c", launch, str(notebooks), "-p", "synthetic_size=small", *args]
+
+
+def _run_study(notebooks: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(_study_command(notebooks, *args), capture_output=True, text=True, timeout=600, cwd=REPO)
+
+
 @pytest.mark.slow
 def test_failed_and_interrupted_reruns_keep_the_previous_report(tmp_path) -> None:
-    out = tmp_path / "reports"
-    first = _run_all("--quick", "--notebooks", "00,03", "--out", str(out))
+    study, out = _study(tmp_path), tmp_path / "reports"
+    first = _run_study(study, "--notebooks", "00,03", "--out", str(out))
     assert first.returncode == 0, first.stderr[-3000:]
-    before = {
-        name: (out / name).read_bytes() for name in ("results.csv", "03_protocols.html", "headlines/03_protocols.json")
-    }
+    before = {name: (out / name).read_bytes() for name in ("results.csv", "03_third.html", "headlines/03_third.json")}
     rows = pd.read_csv(out / "results.csv")
-    assert (rows["notebook"] == "03_protocols").sum() > 0
+    assert (rows["notebook"] == "03_third").sum() > 0
 
     # a failing rerun of 03: its earlier results, headlines and page stay; the failure is rendered beside them
-    failed = _run_all(
-        "--quick", "--notebooks", "03", "--out", str(out), "-p", "03_protocols.augment_presets=[nosuchpreset]"
-    )
+    failed = _run_study(study, "--notebooks", "03", "--out", str(out), "-p", "03_third.fail=true", "-p", "seed=1")
     assert failed.returncode == 1
     assert all((out / name).read_bytes() == data for name, data in before.items())
-    assert (out / "03_protocols.failed.html").is_file()
+    assert "failed on purpose" in (out / "03_third.failed.html").read_text()
     run = json.loads((out / "run.json").read_text())
     records = {nb["name"]: nb for nb in run["notebooks"]}
-    assert set(records) == {"00_eda", "03_protocols"}  # 00 is still described, from the first run
-    assert records["03_protocols"]["failed_html"] == "03_protocols.failed.html"
-    assert records["00_eda"]["run"]["started"] != run["started"]
+    assert set(records) == {"00_first", "03_third"}  # 00 is still described, from the first run
+    assert records["03_third"]["failed_html"] == "03_third.failed.html"
+    assert records["00_first"]["run"]["started"] != run["started"]
 
     # Ctrl-C in the middle of 03: nothing of the earlier report is lost or half-written, exit 130
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", "03", "--out", str(out)],
+        _study_command(study, "--notebooks", "03", "--out", str(out), "-p", "pause=60", "-p", "seed=2"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        cwd=REPO,
     )
     deadline = time.time() + 300
-    while not list(out.glob(".staging/*/03_protocols/*.ipynb")) and time.time() < deadline:
+    while not list(out.glob(".staging/*/03_third/*.ipynb")) and time.time() < deadline:
         time.sleep(0.1)  # papermill writes the executed notebook as soon as it starts
-    time.sleep(2)  # inside the notebook (a quick, warm-cache 03 takes about 10 s)
+    time.sleep(3)  # inside the notebook's 60 s pause
     os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 130, err[-3000:]
@@ -276,51 +317,51 @@ def test_failed_and_interrupted_reruns_keep_the_previous_report(tmp_path) -> Non
     assert not (out / ".staging").exists()  # nothing half-written left behind
 
     # a successful run of another notebook leaves 03 listed in the index and run.json
-    second = _run_all("--quick", "--notebooks", "00", "--out", str(out))
+    second = _run_study(study, "--notebooks", "00", "--out", str(out))
     assert second.returncode == 0
     names = [nb["name"] for nb in json.loads((out / "run.json").read_text())["notebooks"]]
-    assert names == ["00_eda", "03_protocols"]
-    assert "03_protocols" in (out / "index.html").read_text()
-    assert (out / "results.csv").read_bytes() == before["results.csv"]
+    assert names == ["00_first", "03_third"]
+    assert "03_third" in (out / "index.html").read_text()
+    third = pd.read_csv(out / "results.csv").query("notebook == '03_third'").reset_index(drop=True)
+    pd.testing.assert_frame_equal(third, rows.query("notebook == '03_third'").reset_index(drop=True))
 
 
 @pytest.mark.slow
 def test_killed_and_concurrent_runs_leave_a_whole_report(tmp_path) -> None:
-    out = tmp_path / "reports"
+    study, out = _study(tmp_path), tmp_path / "reports"
     # SIGKILL mid-notebook: no handler runs at all; the folder keeps only whole files, and a rerun completes
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", "03", "--out", str(out)],
+        _study_command(study, "--notebooks", "03", "--out", str(out), "-p", "pause=60"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        cwd=REPO,
     )
     deadline = time.time() + 300
-    while not list(out.glob(".staging/*/03_protocols")) and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(5)
+    while not list(out.glob(".staging/*/03_third/*.ipynb")) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(3)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
-    assert not (out / "results.csv").exists() and not (out / "03_protocols.html").exists()
-    rerun = _run_all("--quick", "--notebooks", "03", "--out", str(out))
+    assert not (out / "results.csv").exists() and not (out / "03_third.html").exists()
+    rerun = _run_study(study, "--notebooks", "03", "--out", str(out))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    undisturbed = _run_all("--quick", "--notebooks", "03", "--out", str(tmp_path / "clean"))
-    assert undisturbed.returncode == 0
-    columns = ["experiment", "uar", "accuracy", "macro_f1"]
-    pd.testing.assert_frame_equal(
-        pd.read_csv(out / "results.csv")[columns], pd.read_csv(tmp_path / "clean" / "results.csv")[columns]
-    )
+    assert pd.read_csv(out / "results.csv")["uar"].tolist() == [0.4]
 
     # two runs into one folder at once: both notebooks end up in results, run.json and the index
     both = [
         subprocess.Popen(
-            [sys.executable, str(REPO / "run_all.py"), "--quick", "--notebooks", nb, "--out", str(out)],
+            _study_command(study, "--notebooks", nb, "--out", str(out)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            cwd=REPO,
         )
         for nb in ("00", "01")
     ]
     assert [p.wait(timeout=600) for p in both] == [0, 0]
     names = {nb["name"] for nb in json.loads((out / "run.json").read_text())["notebooks"]}
-    assert {"00_eda", "01_augmentation", "03_protocols"} <= names
-    assert (pd.read_csv(out / "results.csv")["notebook"] == "03_protocols").any()
+    assert names == {"00_first", "01_second", "03_third"}
+    assert set(pd.read_csv(out / "results.csv")["notebook"]) == {"00_first", "01_second", "03_third"}
+    index = (out / "index.html").read_text()
+    assert all(f'href="{name}.html"' in index for name in names)
     assert not (out / ".staging").exists()

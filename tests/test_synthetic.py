@@ -308,7 +308,7 @@ def test_refuses_to_overwrite_foreign_files(tmp_path: Path) -> None:
 
 def test_bad_arguments() -> None:
     """Unknown layouts, sizes, emotions and sentences raise ValueError naming the valid values."""
-    assert LAYOUTS == ("emovo", "ravdess", "cremad") and SIZES == ("default", "small")
+    assert LAYOUTS == ("emovo", "ravdess", "cremad") and SIZES == ("default", "small", "large")
     with pytest.raises(ValueError, match="emovo"):
         generate_corpus("savee", "/nonexistent")
     with pytest.raises(ValueError, match="small"):
@@ -327,6 +327,26 @@ def test_default_sizes() -> None:
     for layout, its in items.items():
         assert all(PATTERNS[layout].match(it.relpath) for it in its)
         assert len({it.relpath for it in its}) == len(its)
+
+
+def test_large_sizes_have_thousands_of_files_and_read_back() -> None:
+    """ "large": more speakers (EMOVO, CREMA-D) or both takes (RAVDESS), names the corpus readers parse."""
+    from pathlib import PurePosixPath
+
+    from ser_utils.corpora.names import parse_cremad, parse_emovo, parse_ravdess
+
+    items = {layout: corpus_items(layout, "large") for layout in LAYOUTS}
+    assert [len(items[k]) for k in LAYOUTS] == [2940, 1440, 7462]
+    assert len({it.speaker for it in items["emovo"]}) == 30 and {it.take for it in items["ravdess"]} == {1, 2}
+    for layout, its in items.items():
+        if layout != "emovo":  # EMOVO's pattern has the real six speakers; the readers' check below covers it
+            assert all(PATTERNS[layout].match(it.relpath) for it in its)
+        assert len({it.relpath for it in its}) == len(its)
+    assert set(corpus_items("emovo")) <= set(items["emovo"])  # the default corpus is part of the large one
+    parsers = {"emovo": parse_emovo, "ravdess": parse_ravdess, "cremad": parse_cremad}
+    for layout, its in items.items():
+        speakers = {parsers[layout](PurePosixPath(it.relpath)).speaker for it in its}
+        assert len(speakers) == len({it.speaker for it in its})  # every generated speaker reads back as one
 
 
 def test_synthesize_utterance() -> None:

@@ -306,3 +306,36 @@ def test_a_fit_does_not_depend_on_earlier_fits_of_the_same_network(toy_table) ->
     pd.testing.assert_frame_equal(first.history.drop(columns="seconds"), again.history.drop(columns="seconds"))
     np.testing.assert_array_equal(predict_proba(first.model, X), predict_proba(again.model, X))
     assert first.model is not again.model  # each fit returns its own network
+
+
+def test_two_devices_train_data_parallel(tmp_path) -> None:
+    """The multi-GPU path (MirroredStrategy, build and compile in its scope), on the CPU split in two logical
+    devices: a fresh process, since devices are fixed once TensorFlow has started."""
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from ser_utils.estimators import NetworkClassifier
+from ser_utils.models import distribution
+rng = np.random.default_rng(0)
+y = np.repeat(["angry", "sad", "neutral"], 20)
+X = rng.normal(size=(60, 12)).astype("float32") + np.repeat([0.0, 2.0, 4.0], 20)[:, None]
+devices = ["/cpu:0", "/cpu:1"]
+net = NetworkClassifier("cnn1", {"filters": 8}, {"epochs": 4, "patience": 0, "val_fraction": 0.0, "devices": devices})
+net.fit(X, y)
+strategy = distribution(devices)
+assert strategy.num_replicas_in_sync == 2
+assert net.networks_[0].distribute_strategy is strategy  # built in the strategy's scope
+assert "data parallel on 2 devices" in net.run_info_["device"], net.run_info_
+proba = net.predict_proba(X)
+assert proba.shape == (60, 3) and np.allclose(proba.sum(axis=1), 1)
+assert (net.predict(X) == y).mean() > 0.6
+assert net.history_["loss"].iloc[-1] < net.history_["loss"].iloc[0]
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]

@@ -30,10 +30,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import effective_n_jobs
 from threadpoolctl import threadpool_limits
 
-from .. import paths
+from .. import cluster, paths
 from ..audio import AudioConfig, AudioError, check_signal, condition, read_clip
 from ..progress import progress_bar
 from . import parallel
@@ -198,6 +197,8 @@ def _work(
     threaded matrix product sums in another order, and features must not depend on ``n_jobs``.
     """
     fs = get_feature_set(name)
+    if must_isolate(fs, params):  # a cluster worker that has trained a network: this batch goes apart
+        return parallel.in_fresh_process(_work, name, params, audio, folder, items)
     if not limit_threads:
         return [_work_one(fs, params, audio, folder, *item) for item in items]
     with threadpool_limits(limits=1):
@@ -234,8 +235,8 @@ def _warm_worker(pause: float = 0.1) -> int:
 
 def start_workers(n_jobs: int = -1) -> float:
     """Start and warm the worker processes now (later calls reuse them); seconds it took (~0.1 when running)."""
-    workers = effective_n_jobs(n_jobs)
-    if workers <= 1:
+    workers = cluster.effective_workers(n_jobs)
+    if workers <= 1 or cluster.client() is not None:  # a cluster's workers are up already
         return 0.0
     start = time.perf_counter()
     pool = parallel.executor(workers)
@@ -268,9 +269,9 @@ def _run(
     if backend == "auto":  # threads when the heavy lifting releases the GIL, else processes
         backend = "threading" if fs.threads(params) else "loky"
     isolated = must_isolate(fs, params)  # TensorFlow is loaded here: this set runs in worker processes only
-    if isolated:
+    if isolated or cluster.client() is not None:  # worker processes: this machine's, or the cluster's
         backend = "loky"
-    workers = effective_n_jobs(n_jobs)
+    workers = cluster.effective_workers(n_jobs)
     if backend == "threading" and workers > 1:
         workers *= THREADS_PER_CORE
     workers = min(workers, len(items))
@@ -418,6 +419,12 @@ def extract_features(
         status = _run(
             fs, resolved, audio, folder, list(todo.values()), n_jobs=n_jobs, backend=backend, progress=progress
         )
+        unseen = [k for k, reason in status.items() if reason is None and not _item_path(folder, k).is_file()]
+        if unseen:  # workers on other machines wrote where this one cannot read
+            raise RuntimeError(
+                f"{fs.name}: {len(unseen)} feature files the workers computed are not in {folder} on this machine. "
+                f"On a cluster of several machines, point {paths.CACHE_ENV} at a folder they all share (cache on)."
+            )
         return _collect(
             fs,
             resolved,

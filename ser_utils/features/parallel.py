@@ -4,6 +4,7 @@ Threads start instantly and share memory; they run in parallel wherever the work
 that releases the GIL (numpy FFT, BLAS, openSMILE). Worker processes scale any work but take a few
 seconds to start (importing librosa, scipy, numba caches); they are reused for the rest of the
 session, and while they start the parent computes batches itself, so a small job never waits.
+With a Dask cluster (:mod:`ser_utils.cluster`), the worker processes are the cluster's workers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from joblib.executor import get_memmapping_executor
 
+from .. import cluster
+
 #: Seconds an idle worker process waits for more work before exiting (as joblib's default).
 IDLE_TIMEOUT = 300
 BACKENDS = ("loky", "threading")
@@ -24,12 +27,16 @@ _POOL = None  # the pool this module last handed out (so stop_workers shuts that
 
 
 def executor(workers: int):
-    """The session's reusable loky process pool with ``workers`` processes (started on first use).
+    """The session's reusable loky process pool with ``workers`` processes (started on first use), or the
+    Dask cluster's executor when there is a cluster (:func:`ser_utils.cluster.executor`).
 
     Taken through joblib, so that ``joblib.Parallel`` elsewhere in the package shares the same pool:
     a bare loky executor lacks the bookkeeping joblib expects, and joblib then fails.
     """
     global _POOL
+    on_cluster = cluster.executor()
+    if on_cluster is not None:
+        return on_cluster
     _POOL = get_memmapping_executor(workers, timeout=IDLE_TIMEOUT)
     return _POOL
 
@@ -55,12 +62,14 @@ def run_batches(
 
     ``function`` must be picklable for ``"loky"`` (a module-level function or a partial of one).
     Results arrive in completion order: callers restore their own order. ``isolated``: every batch
-    runs in a worker process (at least one), none in this process.
+    runs in a worker process (at least one), none in this process. On a Dask cluster, with more than one
+    worker, every batch is a task on the cluster.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if isolated:
-        _run_processes(function, batches, max(1, workers), on_result, parent_helps=False)
+    on_cluster = cluster.executor() is not None  # then every batch is a task on the cluster, whatever the backend
+    if isolated or (on_cluster and workers > 1):
+        _run_processes(function, batches, max(1, workers), on_result, parent_helps=not (isolated or on_cluster))
     elif workers <= 1 or len(batches) <= 1:
         for batch in batches:
             on_result(function(batch))
@@ -101,3 +110,37 @@ def _run_processes(
             running.remove(future)
             on_result(future.result())
         top_up()
+
+
+def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a new Python process of its own (pickled there and back through a temporary file).
+
+    For work that must not share a process with what this one has loaded (openSMILE beside TensorFlow), where
+    no worker pool can be started: a Dask worker is a daemon process, which multiprocessing forbids to
+    have children, but a plain subprocess is allowed. Costs an interpreter start (about a second).
+    """
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import cloudpickle
+
+    with tempfile.TemporaryDirectory(prefix="ser-apart-") as folder:
+        task, answer = Path(folder) / "task.pkl", Path(folder) / "answer.pkl"
+        task.write_bytes(cloudpickle.dumps((function, args)))
+        code = (
+            "import pickle, sys\n"
+            "function, args = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+            "open(sys.argv[2], 'wb').write(pickle.dumps(function(*args)))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(task), str(answer)], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"the separate process for {getattr(function, '__name__', function)!r} failed: "
+                f"{done.stderr.strip()[-600:]}"
+            )
+        return pickle.loads(answer.read_bytes())

@@ -60,6 +60,7 @@ def _write_item(folder: Path, layout: str, item: Item, seed: int) -> str:
         channels=item.channels,
         seed=seed,
         corpus=layout,
+        take=item.take,
         silence=spec.silence,
     )
     pcm = np.round(y * 32767).astype(np.int16)

@@ -19,8 +19,9 @@ from .profiles import rng_for
 
 #: Corpus layouts the generator can write.
 LAYOUTS: tuple[str, ...] = ("emovo", "ravdess", "cremad")
-#: Corpus sizes: "default" for real runs, "small" (100-200 files) for quick runs and tests.
-SIZES: tuple[str, ...] = ("default", "small")
+#: Corpus sizes: "default" for real runs (the real corpora's speakers), "small" (100-200 files) for quick runs
+#: and tests, "large" (several thousand files: more speakers or takes) for measuring how the study scales.
+SIZES: tuple[str, ...] = ("default", "small", "large")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Item:
     emotion: str  # a name in profiles.EMOTIONS
     intensity: float
     channels: int = 1
+    take: int = 1  # the repetition of the same sentence by the same speaker
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,16 @@ CREMAD_LEVELS = {"LO": 0.6, "MD": 1.0, "HI": 1.5, "XX": 1.0}
 CREMAD_DEMOGRAPHICS = "VideoDemographics.csv"
 
 
+def emovo_speakers(size: str) -> tuple[str, ...]:
+    """EMOVO speakers of a generated corpus: the real six, or for "large" fifteen of each sex (2,940 files)."""
+    return tuple(f"{s}{i}" for s in "fm" for i in range(1, 16)) if size == "large" else EMOVO_SPEAKERS
+
+
 def _emovo_items(size: str) -> list[Item]:
     """EMOVO: every speaker x sentence x emotion (small: four sentences, one of each kind)."""
-    sentences = EMOVO_SENTENCES if size == "default" else ("b1", "l1", "n1", "d1")
+    sentences = ("b1", "l1", "n1", "d1") if size == "small" else EMOVO_SENTENCES
     items = []
-    for spk in EMOVO_SPEAKERS:
+    for spk in emovo_speakers(size):
         for sent in sentences:
             for code, emotion in EMOVO_EMOTIONS.items():
                 rel = f"{spk}/{code}-{spk}-{sent}.wav"
@@ -85,30 +92,33 @@ def _emovo_items(size: str) -> list[Item]:
 
 
 def _ravdess_items(size: str) -> list[Item]:
-    """RAVDESS speech, repetition 01: all emotion x intensity x statement combinations per actor."""
-    actors = range(1, 25) if size == "default" else range(1, 7)
+    """RAVDESS speech: all emotion x intensity x statement combinations per actor, repetition 01 (both
+    repetitions for "large", as in the real corpus: 1,440 files)."""
+    actors = range(1, 7) if size == "small" else range(1, 25)
     items = []
     for actor in actors:
         for emo, emotion in RAVDESS_EMOTIONS.items():
             for inten in (1,) if emo == 1 else (1, 2):
                 for statement in (1, 2):
-                    name = f"03-01-{emo:02d}-{inten:02d}-{statement:02d}-01-{actor:02d}.wav"
-                    items.append(
-                        Item(
-                            f"Actor_{actor:02d}/{name}",
-                            f"Actor_{actor:02d}",
-                            "male" if actor % 2 else "female",
-                            f"{statement:02d}",
-                            emotion,
-                            RAVDESS_INTENSITY[inten],
+                    for take in (1, 2) if size == "large" else (1,):
+                        name = f"03-01-{emo:02d}-{inten:02d}-{statement:02d}-{take:02d}-{actor:02d}.wav"
+                        items.append(
+                            Item(
+                                f"Actor_{actor:02d}/{name}",
+                                f"Actor_{actor:02d}",
+                                "male" if actor % 2 else "female",
+                                f"{statement:02d}",
+                                emotion,
+                                RAVDESS_INTENSITY[inten],
+                                take=take,
+                            )
                         )
-                    )
     return items
 
 
 def cremad_actors(size: str) -> list[int]:
-    """CREMA-D actor ids of a generated corpus."""
-    return list(range(1001, 1021 if size == "default" else 1007))
+    """CREMA-D actor ids of a generated corpus (91 for "large", as many as the real corpus has)."""
+    return list(range(1001, {"small": 1007, "default": 1021, "large": 1092}[size]))
 
 
 def cremad_sex(actor: int) -> str:
@@ -117,8 +127,11 @@ def cremad_sex(actor: int) -> str:
 
 
 def _cremad_items(size: str) -> list[Item]:
-    """CREMA-D: sentence IEO at every level (neutral: XX only), the other sentences at XX."""
-    sentences = ("IEO", "TIE", "IOM", "DFA", "ITS") if size == "default" else ("IEO", "TIE", "DFA")
+    """CREMA-D: sentence IEO at every level (neutral: XX only), the other sentences at XX ("large": all twelve
+    sentences of 91 actors, 7,462 files, about the real corpus)."""
+    sentences = {"small": ("IEO", "TIE", "DFA"), "default": ("IEO", "TIE", "IOM", "DFA", "ITS")}.get(
+        size, CREMAD_SENTENCES
+    )
     items = []
     for actor in cremad_actors(size):
         sex = cremad_sex(actor).lower()

@@ -23,7 +23,9 @@ class TrainConfig:
     (validation speakers included) for that many epochs (about twice the cost). ``ensemble``: that many
     networks (seeds differ), probabilities averaged (cost × n). ``progressive_epochs`` > 0:
     progressive resizing, for a network given one input more than it takes (the same clips as larger
-    images): that many epochs on them after the small ones. ``deterministic``: TensorFlow's deterministic ops (on two CPU cores
+    images): that many epochs on them after the small ones. ``devices``: TensorFlow devices to train on data
+    parallel (e.g. ``["/gpu:0", "/gpu:1"]``; empty: every GPU when there are several,
+    :func:`ser_utils.models.backend.distribution`). ``deterministic``: TensorFlow's deterministic ops (on two CPU cores
     they cost little, about 1.4× for the BiLSTM; seeded CPU runs repeat exactly without them). ``mixed_precision``: "auto" = on a GPU only.
     """
 
@@ -44,6 +46,7 @@ class TrainConfig:
     ensemble: int = 1
     progressive_epochs: int = 0
     seed: int = 0
+    devices: tuple[str, ...] = ()
     deterministic: bool = False
     mixed_precision: bool | str = "auto"
     verbose: int = 0

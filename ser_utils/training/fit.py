@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import time
 from collections import OrderedDict
@@ -12,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..models import get_model, input_stats, keras_module
+from ..models import distribution, get_model, input_stats, keras_module
 from ..normalize import NORM_AXES
 from .batches import batch_class
 from .config import TrainConfig
@@ -115,7 +117,14 @@ def _trainer(key: list[Any], build: Any, config: TrainConfig, learning_rate: flo
     """
     keras = keras_module()
     key = json.dumps(
-        [*key, learning_rate, config.weight_decay, config.label_smoothing, keras.mixed_precision.global_policy().name],
+        [
+            *key,
+            learning_rate,
+            config.weight_decay,
+            config.label_smoothing,
+            keras.mixed_precision.global_policy().name,
+            list(config.devices),
+        ],
         sort_keys=True,
         default=str,
     )
@@ -150,6 +159,20 @@ def _load_state(trainer: Any, network: Any, learning_rate: float) -> None:
             )
 
 
+def _under_strategy(fit: Any) -> Any:
+    """Run ``fit`` in the scope of the configuration's data-parallel strategy (several devices), if any:
+    networks built and compiled there train on every device (:func:`~ser_utils.models.backend.distribution`)."""
+
+    @functools.wraps(fit)
+    def wrapper(*args: Any, config: TrainConfig | None = None, **kwargs: Any) -> Any:
+        strategy = distribution((config or TrainConfig()).devices)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            return fit(*args, config=config, **kwargs)
+
+    return wrapper
+
+
+@_under_strategy
 def fit_network(
     model_name: str,
     X_train: Sequence[np.ndarray],
@@ -184,6 +207,9 @@ def fit_network(
     learning_rate = float(learning_rate or config.learning_rate)
     reusable = keras.mixed_precision.global_policy().name == "float32"  # (a loss-scale optimiser is not reset here)
     network = model
+    # A trainer built in this fit must not depend on what the process did before (which folds a worker ran):
+    # built after a stray draw, a reused trainer gave other numbers on a Dask worker than a fresh one.
+    keras.utils.set_random_seed(seed)
     if model is None:  # a fresh network: its compiled copy has identity input normalisation, fed standardised inputs
         spec = get_model(model_name)
         shapes = [x.shape[1:] for x in X_train]
