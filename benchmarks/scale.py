@@ -6,7 +6,7 @@
 On a synthetic corpus well above the default (``--size large``: 2,940 clips in the EMOVO layout,
 generated in parallel the first time), for each way of running it times (a) feature extraction
 from an empty cache (files per second) and (b) one LOSO grid of classical experiments (SVM and
-logistic regression, raw and speaker-normalised, each with its nested search). It checks that every
+logistic regression, raw and speaker-normalised, each with its nested search over ``--grid``). It checks that every
 way gives the same features and the same per-fold scores, prints a table (Markdown, for the
 README) and ends with one line ``files=N local1=... local2=... cluster2=...`` (files per second).
 """
@@ -37,14 +37,14 @@ GRID = [
 ]
 
 
-def run_one(way: str, manifest: pd.DataFrame, feature_set: str, folder: Path) -> dict:
+def run_one(way: str, manifest: pd.DataFrame, feature_set: str, folder: Path, grid: str) -> dict:
     """Time extraction (empty cache) and the LOSO grid one way; the features and per-fold scores for checking."""
     n_jobs = 1 if way == "local, 1 worker" else 2
     start = time.perf_counter()
     table = extract_features(manifest, feature_set, n_jobs=n_jobs, cache_root=folder, progress=False)
     extraction = time.perf_counter() - start
     start = time.perf_counter()
-    results = run_experiments(GRID, {"features": table}, grid="default", n_jobs=n_jobs, progress=False)
+    results = run_experiments(GRID, {"features": table}, grid=grid, n_jobs=n_jobs, progress=False)
     grid = time.perf_counter() - start
     return {
         "way": way,
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="large", help="synthetic corpus size: small, default or large")
     parser.add_argument("--limit", type=int, help="use only the first N files")
     parser.add_argument("--feature-set", default="kaggle162")
+    parser.add_argument("--grid", default="small", help="hyper-parameter grid of each nested search: small or default")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             if local_cluster is not None:
                 os.environ[cluster.SCHEDULER_ENV] = local_cluster.scheduler_address
             try:
-                rows.append(run_one(way, manifest, args.feature_set, Path(tmp) / way.replace(" ", "_")))
+                rows.append(run_one(way, manifest, args.feature_set, Path(tmp) / way.replace(" ", "_"), args.grid))
             finally:
                 cluster.close()
                 os.environ.pop(cluster.SCHEDULER_ENV, None)

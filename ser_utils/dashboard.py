@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .features import PRETRAINED
 from .rows import mean_std
 
 #: Protocols in the order a reader meets them, from the most to the least flattering.
@@ -30,15 +31,19 @@ PROTOCOL_COLORS = {
 
 
 CLASSICAL = ("svm", "mlp", "logreg")
-#: Kinds of model, in the order the study meets them.
-FAMILIES = ("classical", "neural", "target only", "transfer")
-FAMILY_COLORS = dict(zip(FAMILIES, ("#2ca02c", "#1f77b4", "#aec7e8", "#17becf")))
+#: Kinds of model, in the order the study meets them ("pretrained": classical models on the frozen
+#: embeddings of a large pretrained speech model, shown apart from what trains on a CPU from scratch).
+FAMILIES = ("classical", "pretrained", "neural", "target only", "transfer")
+FAMILY_COLORS = dict(zip(FAMILIES, ("#2ca02c", "#bcbd22", "#1f77b4", "#aec7e8", "#17becf")))
 
 
-def family(notebook: str, experiment: str, model: str = "") -> str:
-    """Which kind of model a results row is: classical (scikit-learn models), neural (05-07), or, in 08,
-    transfer (fine-tuned or zero-shot pre-trained networks) and target only."""
+def family(notebook: str, experiment: str, model: str = "", features: str = "") -> str:
+    """Which kind of model a results row is: classical (scikit-learn models), pretrained (those on frozen
+    embeddings of a pretrained speech model), neural (05-07), or, in 08, transfer (fine-tuned or
+    zero-shot pre-trained networks) and target only."""
     number = str(notebook)[:2]
+    if str(features) in PRETRAINED:
+        return "pretrained"
     if str(model) in CLASSICAL or number in ("03", "04"):
         return "classical"
     if number == "08":
@@ -48,7 +53,8 @@ def family(notebook: str, experiment: str, model: str = "") -> str:
 
 def _families(results: pd.DataFrame) -> list[str]:
     model = results["model"] if "model" in results else [""] * len(results)
-    return [family(n, e, m) for n, e, m in zip(results["notebook"], results["experiment"], model)]
+    features = results["features"] if "features" in results else [""] * len(results)
+    return [family(*row) for row in zip(results["notebook"], results["experiment"], model, features)]
 
 
 def best_rows(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from .augment import augment_manifest
 from .baselines import tuned_model
 from .estimators import NetworkClassifier
 from .evaluation import CVResult, cross_validate_many
-from .features import extract_features
+from .features import PRETRAINED, extract_features
 from .models import MODELS
 from .rows import mean_std
 
@@ -41,7 +41,9 @@ class Recipe:
     params: tuple[tuple[str, object], ...] = ()
     augment: tuple[str, ...] = ()
 
-    def rows(self, results: pd.DataFrame) -> pd.DataFrame:
+    def rows(self, results: pd.DataFrame, pretrained: bool = False) -> pd.DataFrame:
+        """The rows of ``results`` this recipe names; without a feature set, those on CPU-trainable features
+        (or, ``pretrained``, those on a pretrained model's embeddings: reported apart)."""
         if results.empty:
             return results
         keep = (results["notebook"] == self.notebook) & (results["protocol"] == self.protocol)
@@ -49,6 +51,8 @@ class Recipe:
             keep &= results["model"].astype(str) == self.model
         if self.features:
             keep &= results["features"].astype(str) == self.features
+        else:
+            keep &= results["features"].astype(str).isin(PRETRAINED) == pretrained
         if self.contains:
             keep &= results["experiment"].astype(str).str.contains(self.contains, regex=False)
         return results[keep]
@@ -124,8 +128,8 @@ CLAIMS: tuple[Claim, ...] = (
 # fmt: on
 
 
-def _best(recipe: Recipe | None, results: pd.DataFrame) -> pd.Series | None:
-    rows = recipe.rows(results) if recipe is not None else pd.DataFrame()
+def _best(recipe: Recipe | None, results: pd.DataFrame, pretrained: bool = False) -> pd.Series | None:
+    rows = recipe.rows(results, pretrained) if recipe is not None else pd.DataFrame()
     if rows.empty:
         return None
     return rows.loc[rows["accuracy"].astype(float).idxmax()]
@@ -158,8 +162,11 @@ def verdict(claim: Claim, theirs: pd.Series | None, honest: pd.Series | None) ->
 
 def scorecard(results: pd.DataFrame, dataset: str = "", claims: Sequence[Claim] = CLAIMS) -> pd.DataFrame:
     """One row per claim: the study's number, ours under their protocol, our honest figure, the difference
-    (honest − reported, accuracy) and a verdict. Figures come from ``results`` (a run's ``results.csv``)."""
+    (honest − reported, accuracy) and a verdict. Figures come from ``results`` (a run's ``results.csv``).
+    Rows on a pretrained model's embeddings never make the honest figure; when there are some, their best
+    has a column of its own."""
     rows = []
+    pretrained_rows = "features" in results and results["features"].astype(str).isin(PRETRAINED).any()
     for claim in claims:
         theirs, honest = _best(claim.theirs, results), _best(claim.honest, results)
         corpus_note = (
@@ -173,6 +180,11 @@ def scorecard(results: pd.DataFrame, dataset: str = "", claims: Sequence[Claim] 
                 "reported": claim.reported,
                 "ours, their protocol": _figure(theirs) if claim.theirs is not None else "(not a recipe we rerun)",
                 "ours, honest": _figure(honest),
+                **(
+                    {"ours, honest, pretrained embeddings": _figure(_best(claim.honest, results, pretrained=True))}
+                    if pretrained_rows
+                    else {}
+                ),
                 "honest − reported": np.nan if honest is None else float(honest["accuracy"]) - claim.reported,
                 "verdict": verdict(claim, theirs, honest),
                 "notes": "; ".join(n for n in (corpus_note, claim.note) if n),

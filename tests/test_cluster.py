@@ -202,3 +202,20 @@ def test_without_a_cluster_nothing_changes(monkeypatch) -> None:
     assert cluster.client() is None and cluster.executor() is None
     assert cluster.describe()["compute"] == "this machine"
     assert cluster.worker_threads(2, cores=8)["TF_NUM_INTRAOP_THREADS"] == "4"
+
+
+def test_opensmile_on_a_worker_that_has_loaded_tensorflow(on_cluster, tmp_path) -> None:
+    """A worker that trained a network holds TensorFlow, beside which openSMILE must not run: its batches
+    of eGeMAPS go to a fresh process of their own, with the numbers a clean process gives."""
+    from ser_utils.features.prosody import opensmile_available
+    from ser_utils.models import keras_module
+
+    if not opensmile_available():
+        pytest.skip("opensmile is not installed")
+    rows = _clips(tmp_path / "audio", n=4)
+    here = extract_features(rows, "prosody", n_jobs=1, progress=False, cache_root=tmp_path / "here")
+    on_cluster.run(keras_module)  # as after a notebook of networks
+    assert all(on_cluster.run(lambda: "tensorflow" in sys.modules).values())
+    there = extract_features(rows, "prosody", n_jobs=-1, progress=False, cache_root=tmp_path / "there")
+    assert there.X.shape == (4, 88)
+    np.testing.assert_allclose(here.X, there.X, rtol=1e-6)

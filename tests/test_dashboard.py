@@ -51,6 +51,25 @@ def test_rows_are_sorted_into_kinds_of_model() -> None:
     assert family("08_transfer_learning", "transfer (head) · LOSO", "cnn1") == "transfer"
     assert family("08_transfer_learning", "zero-shot · a → b", "cnn1") == "transfer"
     assert family("08_transfer_learning", "target only + aug · LOSO", "cnn1") == "target only"
+    assert family("04_svm_baseline", "loso · logreg · whisper", "logreg", "whisper") == "pretrained"  # apart
+
+
+def test_the_best_pretrained_row_is_named_apart_from_the_cpu_trainable_ones() -> None:
+    table = pd.DataFrame(
+        {
+            "notebook": ["04_svm_baseline"] * 2,
+            "experiment": ["logreg · prosody · LOSO", "logreg · whisper · LOSO"],
+            "model": ["logreg"] * 2,
+            "features": ["prosody", "whisper"],
+            "protocol": ["loso"] * 2,
+            "uar": [0.40, 0.55],
+            "uar_std": [0.05, 0.04],
+        }
+    )
+    best = best_table(table).set_index("family")
+    assert best.loc["classical", "experiment"] == "logreg · prosody · LOSO"  # not hidden by the larger model
+    assert best.loc["pretrained", "experiment"] == "logreg · whisper · LOSO"
+    assert list(loso_by_family(table).index) == ["classical", "pretrained"]
 
 
 def test_best_rows_keep_the_highest_uar_of_each_group() -> None:

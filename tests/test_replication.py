@@ -61,3 +61,18 @@ def test_missing_recipes_are_the_studies_leaky_runs_not_yet_recorded(tmp_path) -
     _add(open_report(tmp_path, "09_replication", dataset="demo"), cnn1.experiment(), "cnn1", "leaky", 0.9)
     assert cnn1 not in missing_recipes(read_results(tmp_path))
     assert Recipe("05_cnn", "loso", "cnn1").rows(read_results(tmp_path)).empty
+
+
+def test_pretrained_embeddings_have_a_column_of_their_own(tmp_path) -> None:
+    nb04 = open_report(tmp_path, "04_svm_baseline", dataset="demo")
+    _add(nb04, "loso · svm · mfcc_mean · raw", "svm", "loso", 0.27, "mfcc_mean")
+    card = scorecard(read_results(tmp_path), "demo")
+    assert "ours, honest, pretrained embeddings" not in card  # no such rows: the table is as before
+    _add(nb04, "loso · svm · whisper · raw", "svm", "loso", 0.52, "whisper")
+    card = scorecard(read_results(tmp_path), "demo").set_index("claim")
+    svm = card.loc["MFCC means + SVM"]
+    assert svm["ours, honest"] == "0.270 ± 0.050 (loso)"  # the CPU-trainable figure is not replaced
+    honest_any = Recipe("04_svm_baseline", "loso", "svm")
+    assert honest_any.rows(read_results(tmp_path))["features"].tolist() == ["mfcc_mean"]
+    assert honest_any.rows(read_results(tmp_path), pretrained=True)["features"].tolist() == ["whisper"]
+    assert (card["ours, honest, pretrained embeddings"] != "—").any()

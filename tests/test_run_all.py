@@ -302,3 +302,13 @@ def test_quick_study_on_a_local_dask_cluster_gives_the_local_results(quick_run, 
         there.drop(columns=timing).sort_values(key).reset_index(drop=True),
         here.drop(columns=timing).sort_values(key).reset_index(drop=True),
     )
+
+
+@pytest.mark.slow
+def test_without_embedding_weights_04_says_how_to_enable_them_and_goes_on(quick_run) -> None:
+    _, out = quick_run
+    headlines = json.loads((out / "headlines" / "04_svm_baseline.json").read_text())
+    reason = headlines["whisper embeddings"]
+    assert reason.startswith("skipped: ") and ("fetch whisper" in reason or "pip install keras-hub" in reason)
+    assert "LOSO UAR (best)" in headlines  # the rest of the notebook ran
+    assert "whisper embeddings" in (out / "index.html").read_text()  # the index says so too

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -36,6 +36,7 @@ from .. import cluster, paths
 from ..audio import AudioConfig, AudioError, check_signal, condition, read_clip
 from ..progress import progress_bar
 from . import parallel
+from .embeddings import WeightsNotFound
 from .registry import FeatureSet, get_feature_set, must_isolate
 
 #: Bump when a feature function changes its output: every cached file is then recomputed.
@@ -171,12 +172,21 @@ def _compute_one(
     fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, path: str, augmentation: str, aug_seed: int
 ) -> np.ndarray:
     """Load → check → (trim) → augment → normalise/fix length → features, for one item."""
+    return _finite(fs.function(_prepare(audio, path, augmentation, aug_seed), audio.sr, **params))
+
+
+def _prepare(audio: AudioConfig, path: str, augmentation: str, aug_seed: int) -> np.ndarray:
+    """One item's samples as every feature set receives them: loaded, checked, augmented, conditioned."""
     y = read_clip(path, audio)
     if augmentation:
         augment = importlib.import_module("ser_utils.augment")  # only needed (and imported) for copies
         y = np.asarray(augment.apply_augmentation(y, audio.sr, augmentation, int(aug_seed)), dtype=np.float32)
         check_signal(y, audio.sr, audio)
-    out = np.asarray(fs.function(condition(y, audio), audio.sr, **params), dtype=np.float32)
+    return condition(y, audio)
+
+
+def _finite(out: Any) -> np.ndarray:
+    out = np.asarray(out, dtype=np.float32)
     if not np.all(np.isfinite(out)):
         raise AudioError("feature extraction failed: non-finite values")
     return out
@@ -199,10 +209,36 @@ def _work(
     fs = get_feature_set(name)
     if must_isolate(fs, params):  # a cluster worker that has trained a network: this batch goes apart
         return parallel.in_fresh_process(_work, name, params, audio, folder, items)
+    if fs.batch is not None:  # one call for the batch (a pretrained model's forward pass)
+        return _work_batch(fs, params, audio, folder, items)
     if not limit_threads:
         return [_work_one(fs, params, audio, folder, *item) for item in items]
     with threadpool_limits(limits=1):
         return [_work_one(fs, params, audio, folder, *item) for item in items]
+
+
+def _work_batch(
+    fs: FeatureSet, params: dict[str, Any], audio: AudioConfig, folder: str, items: list[tuple[str, str, str, int]]
+) -> list[tuple[str, str | None]]:
+    """A batch through ``fs.batch``: items that cannot be read keep their reason, the others go in together."""
+    status, ready, clips = {}, [], []
+    for key, path, augmentation, aug_seed in items:
+        try:
+            clips.append(_prepare(audio, path, augmentation, aug_seed))
+            ready.append(key)
+        except AudioError as err:
+            status[key] = err.reason
+    if ready:
+        try:
+            for key, out in zip(ready, fs.batch(clips, audio.sr, **params), strict=True):
+                try:
+                    _save(_item_path(Path(folder), key), _finite(out))
+                    status[key] = None
+                except AudioError as err:
+                    status[key] = err.reason
+        except Exception as err:  # noqa: BLE001 - the batch fails as a whole: each item says why
+            status.update({key: f"feature extraction failed: {type(err).__name__}: {str(err)[:160]}" for key in ready})
+    return [(key, status[key]) for key, *_ in items]
 
 
 def _work_one(
@@ -245,9 +281,9 @@ def start_workers(n_jobs: int = -1) -> float:
     return time.perf_counter() - start
 
 
-def _batches(items: list, n_workers: int) -> list[list]:
-    """Split into batches: about 8 per worker (load balancing), at most 64 items each (progress, memory)."""
-    size = int(np.clip(np.ceil(len(items) / (8 * n_workers)), 1, 64))
+def _batches(items: list, n_workers: int, most: int = 64) -> list[list]:
+    """Split into batches: about 8 per worker (load balancing), at most ``most`` items each (progress, memory)."""
+    size = int(np.clip(np.ceil(len(items) / (8 * n_workers)), 1, most))
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
@@ -285,7 +321,12 @@ def _run(
     work = partial(_work, fs.name, params, audio, str(folder), limit_threads=not in_process)
     with threadpool_limits(limits=1) if in_process else contextlib.nullcontext():
         parallel.run_batches(
-            work, _batches(items, workers), workers=workers, backend=backend, on_result=on_result, isolated=isolated
+            work,
+            _batches(items, workers, most=8 if fs.batch is not None else 64),
+            workers=workers,
+            backend=backend,
+            on_result=on_result,
+            isolated=isolated,
         )
     bar.close()
     return status
@@ -416,6 +457,8 @@ def extract_features(
                 folder,
                 damaged[0].name,
             )
+        if todo:
+            fs.check(resolved)  # e.g. missing model weights: one clear error before any file is tried
         status = _run(
             fs, resolved, audio, folder, list(todo.values()), n_jobs=n_jobs, backend=backend, progress=progress
         )
@@ -472,6 +515,8 @@ def _collect(
     paths_kept = [_item_path(folder, keys[i]) for i in kept]
     meta = rows.loc[kept, [c for c in META_COLUMNS if c in rows]].reset_index(drop=True)
     names = fs.feature_names(params)
+    if names is None and fs.kind == "vector" and kept:  # sized by the model (pretrained embeddings)
+        names = [f"{fs.name}_{i}" for i in range(np.load(paths_kept[0], mmap_mode="r").shape[0])]
     counts = np.ones(len(kept), dtype=int)
     if not kept:
         X = np.zeros((0, len(names)) if names else (0,), dtype=np.float32)
@@ -501,3 +546,21 @@ def _collect(
         config_key=key_config,
         timing=timing,
     )
+
+
+def extract_available(
+    rows: pd.DataFrame,
+    feature_sets: Sequence[str],
+    *,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    **kwargs: Any,
+) -> tuple[dict[str, FeatureTable], dict[str, str]]:
+    """Extract each set that can run here (:func:`extract_features`, ``kwargs`` passed on); for the others,
+    whose model weights are missing, the reason and how to fetch them: ({set: table}, {set: reason})."""
+    tables, missing = {}, {}
+    for name in feature_sets:
+        try:
+            tables[name] = extract_features(rows, name, params=dict((params or {}).get(name) or {}), **kwargs)
+        except WeightsNotFound as err:
+            missing[name] = str(err)
+    return tables, missing

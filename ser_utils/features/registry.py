@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import embeddings as _embeddings
 from . import prosody as _prosody
 from . import spectral
 
@@ -47,6 +48,12 @@ class FeatureSet:
     #: openSMILE's C library and TensorFlow's corrupt each other's heap there (the process aborts), so
     #: such a set is then computed in a worker process (see :func:`must_isolate`).
     isolate: Callable[[Mapping[str, Any]], bool] = field(default=lambda params: False, repr=False)
+    #: ``batch(clips, sr, **params) -> list of arrays``: several clips in one call (a pretrained model's
+    #: forward pass), used by the engine instead of ``function`` when given.
+    batch: Callable[..., list[np.ndarray]] | None = field(default=None, repr=False)
+    #: Raises (with what to do) when the set cannot run here at all, e.g. its model weights are missing;
+    #: called before any file is computed.
+    check: Callable[[Mapping[str, Any]], Any] = field(default=lambda params: None, repr=False)
 
     def resolve(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated with ``params``: unknown names are an error, "auto" choices are made concrete."""
@@ -88,6 +95,8 @@ def _register(
     row_features=None,
     threads=None,
     isolate=None,
+    batch=None,
+    check=None,
 ) -> FeatureSet:
     return FeatureSet(
         name,
@@ -99,6 +108,20 @@ def _register(
         row_features,
         threads or (lambda params: True),
         isolate or (lambda params: False),
+        batch,
+        check or (lambda params: None),
+    )
+
+
+def _embedding(name: str, description: str) -> FeatureSet:
+    """A pretrained speech model's embedding (:mod:`.embeddings`): checked for its weights before any work."""
+    return _register(
+        name,
+        _embeddings.embedding_function(name),
+        description,
+        "vector",
+        batch=_embeddings.batch_function(name),
+        check=lambda params: _embeddings.check_weights(name, params["checkpoint"]),
     )
 
 
@@ -125,7 +148,14 @@ FEATURE_SETS: dict[str, FeatureSet] = {s.name: s for s in [
               "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors", "vector",
               _prosody.prosody_names, threads=lambda params: params["backend"] == "opensmile",
               isolate=lambda params: params["backend"] == "opensmile"),
+    _embedding("whisper", "Whisper encoder (Keras Hub), one layer or their average, pooled over the clip: "
+                          "frozen pretrained embeddings (weights fetched once, see ser_utils.features.embeddings)"),
+    _embedding("wavlm", "WavLM (Hugging Face, PyTorch extra), one layer or their average, pooled: frozen embeddings"),
+    _embedding("hubert", "HuBERT (Hugging Face, PyTorch extra), one layer or their average, pooled: frozen embeddings"),
+    _embedding("wav2vec2", "wav2vec 2.0 (Hugging Face, PyTorch extra), one layer or their average, pooled"),
 ]}
+#: The feature sets that are embeddings of large pretrained models (reported apart from CPU-trainable ones).
+PRETRAINED = tuple(_embeddings.LIBRARIES)
 # fmt: on
 
 
@@ -160,6 +190,8 @@ def _default_shape(fs: FeatureSet) -> str:
         return f"{p['size'][0]} × {p['size'][1]}"
     if fs.kind == "sequence":
         return f"{p['frames']} × {p['n_mfcc'] * (3 if p['deltas'] else 1)}"
+    if fs.names is None:  # known once the model is loaded
+        return "hidden size (× 2 with mean+std pooling)"
     n = len(fs.feature_names() or [])
     return f"windows × {n}" if fs.kind == "windows" else str(n)
 
