@@ -417,44 +417,53 @@ def execute(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve() if args.out else REPO / "reports" / args.dataset
     check_out_dir(out_dir)
     check_kernel(args.kernel)
-    local_cluster, compute = open_cluster(args)
+    opened, compute = open_cluster(args)
     try:
         return run_study(args, notebooks, params, declared, out_dir, compute)
     finally:
-        close_cluster(local_cluster)
+        close_cluster(opened)
 
 
 def open_cluster(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The Dask cluster the notebooks send their work to, checked now (unreachable: a usage error), and
-    named to them through ``SER_DASK_SCHEDULER``; (the local cluster this run started or None, its description)."""
+    named to them through ``SER_DASK_SCHEDULER``; (what :func:`close_cluster` needs, its description)."""
     from ser_utils import cluster
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers: at least 1 worker process, got {args.workers}")
-    address = args.scheduler or os.environ.get(cluster.SCHEDULER_ENV, "").strip()
+    previous = os.environ.get(cluster.SCHEDULER_ENV)
+    address = args.scheduler or (previous or "").strip()
     if not address and args.workers is None:
         return None, {"compute": "this machine", "cores": os.cpu_count()}
-    local = cluster.start_local(args.workers) if args.workers is not None else None
-    address = local.scheduler_address if local is not None else address
+    local = None
     try:
-        client = cluster.connect(address)
-    except cluster.ClusterError as exc:
-        close_cluster(local)
+        local = cluster.start_local(args.workers) if args.workers is not None else None
+        client = cluster.connect(local.scheduler_address if local is not None else address)
+    except (cluster.ClusterError, OSError, RuntimeError) as exc:
+        close_cluster((local, previous))
         raise UsageError(str(exc)) from exc
+    compute = cluster.describe(client)
     client.close()
-    os.environ[cluster.SCHEDULER_ENV] = address
-    compute = cluster.describe()
-    print(f"Compute: Dask cluster at {address} ({compute['workers']} workers, {compute['threads']} threads)")
-    return local, compute
+    os.environ[cluster.SCHEDULER_ENV] = compute["scheduler"]
+    print(
+        f"Compute: Dask cluster at {compute['scheduler']} ({compute['workers']} workers, {compute['threads']} threads)"
+    )
+    return (local, previous), compute
 
 
-def close_cluster(local: Any) -> None:
-    """Disconnect from the cluster, and stop it if this run started it."""
+def close_cluster(opened: Any) -> None:
+    """Disconnect from the cluster, stop it if this run started it, and give SER_DASK_SCHEDULER back its value."""
     from ser_utils import cluster
 
     cluster.close()
-    if local is not None:
+    if opened is None:
+        return
+    local, previous = opened
+    if previous is None:
         os.environ.pop(cluster.SCHEDULER_ENV, None)
+    else:
+        os.environ[cluster.SCHEDULER_ENV] = previous
+    if local is not None:
         local.close()
 
 

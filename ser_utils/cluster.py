@@ -87,6 +87,14 @@ def check_workers(client: Any, wait: float = 30.0) -> dict[str, str]:
             f"the Dask scheduler at {client.scheduler.address} has no workers after {wait:.0f} s: "
             "start some (`dask worker ADDRESS`)"
         ) from err
+    crowded = sorted(w for w, n in client.nthreads().items() if n > 1)
+    if crowded:  # two folds at once in one process would share its compiled networks and random state
+        warnings.warn(
+            f"{len(crowded)} Dask worker(s) run several threads (e.g. {crowded[0]}): network folds there may not "
+            "repeat exactly. Start workers with one thread each (`dask worker ADDRESS --nthreads 1 --nworkers N`).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     # A builtin (eval) is pickled by name, so the probe itself never needs ser_utils on the worker.
     found = client.run(eval, "__import__('ser_utils').__version__", on_error="return")
     bad = {w: v for w, v in found.items() if v != __version__}
@@ -111,6 +119,7 @@ def client() -> Any | None:
     """
     address = os.environ.get(SCHEDULER_ENV, "").strip()
     if not address:
+        close()  # a client of an address no longer asked for is not kept
         return None
     if _STATE.get("address") != address:
         close()
@@ -135,9 +144,7 @@ def executor() -> Any | None:
 def total_threads() -> int:
     """Tasks the cluster runs at once (its workers' threads summed); 0 without a cluster."""
     active = client()
-    if active is None:
-        return 0
-    return int(sum(w["nthreads"] for w in active.scheduler_info()["workers"].values()))
+    return int(sum(active.nthreads().values())) if active is not None else 0
 
 
 def effective_workers(n_jobs: int) -> int:
@@ -151,16 +158,18 @@ def effective_workers(n_jobs: int) -> int:
     return effective_n_jobs(n_jobs)
 
 
-def describe() -> dict[str, Any]:
-    """Where this process sends its work, for reports: the scheduler, workers and threads (or this machine)."""
-    active = client()
+def describe(active: Any | None = None) -> dict[str, Any]:
+    """Where work is sent, for reports: the scheduler, workers and threads of ``active`` (default: this
+    process's :func:`client`), or this machine."""
+    active = active if active is not None else client()
     if active is None:
         return {"compute": "this machine", "cores": os.cpu_count()}
+    threads = active.nthreads()
     return {
         "compute": "Dask cluster",
         "scheduler": active.scheduler.address,
-        "workers": len(active.scheduler_info()["workers"]),
-        "threads": total_threads(),
+        "workers": len(threads),
+        "threads": int(sum(threads.values())),
     }
 
 

@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from . import modelfile
 from .evaluation import as_tables, model_inputs, take
 from .features import FEATURE_SETS, FeatureTable, get_feature_set
-from .models import ACCEPTS, configure_device, get_model, keras_module
+from .models import ACCEPTS, configure_device, get_model, set_seed
 from .rows import is_augmented, source_ids
 from .splits import validation_split
 from .training import (
@@ -324,7 +324,7 @@ class FineTuner(NetworkClassifier):
 
     def _train_member(self, name, params, config, X, y, kinds, train, val, seed):
         source, description = modelfile.load(self.source)
-        keras_module().utils.set_random_seed(seed)
+        set_seed(seed)
         network = with_new_head(source, description, len(self.classes_))
         reuse = [str(Path(self.source).resolve()), Path(self.source).stat().st_mtime, len(self.classes_)]
         common = dict(X_val=[x[val] for x in X], y_val=y[val], kinds=kinds, config=config, model=network)

@@ -52,7 +52,8 @@ class Recipe:
         if self.features:
             keep &= results["features"].astype(str) == self.features
         else:
-            keep &= results["features"].astype(str).isin(PRETRAINED) == pretrained
+            features = results["features"] if "features" in results else pd.Series("", index=results.index)
+            keep &= features.astype(str).isin(PRETRAINED) == pretrained
         if self.contains:
             keep &= results["experiment"].astype(str).str.contains(self.contains, regex=False)
         return results[keep]

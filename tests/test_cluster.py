@@ -141,7 +141,12 @@ def test_workers_without_the_package_are_named(tmp_path) -> None:
     import logging
 
     bare = distributed.LocalCluster(
-        n_workers=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR, preload=[str(blocker)]
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+        preload=[str(blocker)],
     )
     try:
         with pytest.raises(cluster.ClusterError, match=r"1 of 1 Dask workers cannot run ser-lab .*pip install -e"):
@@ -197,11 +202,32 @@ def test_in_fresh_process_returns_the_value_or_the_error() -> None:
         in_fresh_process(_fails)
 
 
-def test_without_a_cluster_nothing_changes(monkeypatch) -> None:
+def test_without_a_cluster_the_work_stays_on_this_machine(monkeypatch) -> None:
+    from distributed.cfexecutor import ClientExecutor
+
+    from ser_utils.evaluation import fold_executor
+    from ser_utils.features.parallel import executor
+
     monkeypatch.delenv(cluster.SCHEDULER_ENV, raising=False)
     assert cluster.client() is None and cluster.executor() is None
-    assert cluster.describe()["compute"] == "this machine"
+    assert cluster.describe()["compute"] == "this machine" and cluster.effective_workers(-1) == os.cpu_count()
+    pools = [executor(2), fold_executor(2)]
+    assert not any(isinstance(pool, ClientExecutor) for pool in pools)  # joblib's loky processes, as before
+    assert pools[0].submit(os.getpid).result() != os.getpid()
     assert cluster.worker_threads(2, cores=8)["TF_NUM_INTRAOP_THREADS"] == "4"
+
+
+def test_a_cluster_worker_with_several_threads_is_warned_about(tmp_path) -> None:
+    import logging
+
+    crowded = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    )
+    try:
+        with pytest.warns(RuntimeWarning, match="--nthreads 1"):
+            cluster.connect(crowded.scheduler_address).close()
+    finally:
+        crowded.close()
 
 
 def test_opensmile_on_a_worker_that_has_loaded_tensorflow(on_cluster, tmp_path) -> None:

@@ -116,6 +116,13 @@ def test_extracted_cached_and_fed_to_the_classical_models(tiny_whisper, tmp_path
     again = extract_features(rows, "whisper", params=params, n_jobs=2, progress=False, cache_root=tmp_path / "c")
     assert again.timing["from_cache"] == len(rows)
     np.testing.assert_array_equal(again.X, table.X)
+    workers = extract_features(rows, "whisper", params=params, n_jobs=2, progress=False, cache_root=tmp_path / "w")
+    assert workers.timing["computed"] == len(rows)  # in worker processes, in batches: the same vectors
+    np.testing.assert_allclose(workers.X, table.X, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pooling must be one of"):  # checked before any file
+        extract_features(
+            rows, "whisper", params={**params, "pooling": "max"}, progress=False, cache_root=tmp_path / "x"
+        )
     experiments = [Experiment("whisper", "logreg", protocol, norm) for protocol in ("loso", "lopo") for norm in (0, 1)]
     results = run_experiments(experiments, {"whisper": table}, grid="small", progress=False)
     assert all(0.0 <= r.mean() <= 1.0 and len(r.per_fold) >= 2 for r in results.values())

@@ -56,13 +56,32 @@ def weights_folder(name: str, checkpoint: str) -> Path:
     return paths.cache_dir("weights") / name / checkpoint.replace("/", "__")
 
 
+def absolute_checkpoint(checkpoint: str) -> str:
+    """A checkpoint that names an existing folder, as an absolute path (workers may start elsewhere); others as given."""
+    folder = Path(str(checkpoint)).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else str(checkpoint)
+
+
+def check_settings(name: str, params: Mapping[str, Any]) -> Path:
+    """Everything a set needs before any file is tried: its libraries, weights, and a valid layer and pooling."""
+    if params["pooling"] not in POOLINGS:
+        raise ValueError(f"{name}: pooling must be one of {POOLINGS}, got {params['pooling']!r}")
+    layer = params["layer"]
+    if layer != "average" and not (isinstance(layer, (int, np.integer)) and not isinstance(layer, bool)):
+        raise ValueError(
+            f"{name}: layer must be an index of the hidden states (-1: the last) or 'average', got {layer!r}"
+        )
+    return check_weights(name, params["checkpoint"])
+
+
 def check_weights(name: str, checkpoint: str | None = None) -> Path:
     """The folder holding the weights of ``checkpoint`` (a path, or a name fetched before); else
     :class:`WeightsNotFound` saying where it looked and the one command that fetches them."""
     checkpoint = checkpoint or DEFAULT_CHECKPOINTS[name]
     library = LIBRARIES[name]
-    if importlib.util.find_spec(library) is None:
-        raise WeightsNotFound(f"feature set {name!r} needs the {library} package: {INSTALL[library]}")
+    for package in (library, "torch") if library == "transformers" else (library,):
+        if importlib.util.find_spec(package) is None:
+            raise WeightsNotFound(f"feature set {name!r} needs the {package} package: {INSTALL[library]}")
     given = Path(checkpoint).expanduser()
     candidates = [given] if given.is_absolute() or given.exists() else [weights_folder(name, checkpoint)]
     for folder in candidates:
@@ -78,8 +97,11 @@ def check_weights(name: str, checkpoint: str | None = None) -> Path:
 def fetch(name: str, checkpoint: str | None = None) -> Path:
     """Download ``checkpoint`` (a Keras Hub preset or a Hugging Face model id) into :func:`weights_folder`."""
     checkpoint = checkpoint or DEFAULT_CHECKPOINTS[name]
+    library = LIBRARIES[name]
+    if importlib.util.find_spec(library) is None:
+        raise WeightsNotFound(f"fetching {name} weights needs the {library} package: {INSTALL[library]}")
     target = weights_folder(name, checkpoint)
-    if LIBRARIES[name] == "keras_hub":
+    if library == "keras_hub":
         _keras_hub().models.WhisperBackbone.from_preset(checkpoint).save_to_preset(str(target))
     else:
         import transformers

@@ -228,16 +228,23 @@ def _work_batch(
             ready.append(key)
         except AudioError as err:
             status[key] = err.reason
-    if ready:
+    try:
+        outputs = fs.batch(clips, audio.sr, **params) if ready else []
+    except (WeightsNotFound, ImportError):  # the set cannot run in this process at all: not a file's fault
+        raise
+    except Exception:  # noqa: BLE001 - one clip may break the batch: each on its own then, with its reason
+        outputs = None
+    for i, key in enumerate(ready):
         try:
-            for key, out in zip(ready, fs.batch(clips, audio.sr, **params), strict=True):
-                try:
-                    _save(_item_path(Path(folder), key), _finite(out))
-                    status[key] = None
-                except AudioError as err:
-                    status[key] = err.reason
-        except Exception as err:  # noqa: BLE001 - the batch fails as a whole: each item says why
-            status.update({key: f"feature extraction failed: {type(err).__name__}: {str(err)[:160]}" for key in ready})
+            out = outputs[i] if outputs is not None else fs.batch([clips[i]], audio.sr, **params)[0]
+            _save(_item_path(Path(folder), key), _finite(out))
+            status[key] = None
+        except AudioError as err:
+            status[key] = err.reason
+        except (WeightsNotFound, ImportError):
+            raise
+        except Exception as err:  # noqa: BLE001 - one odd file must not stop the run; the reason is kept
+            status[key] = f"feature extraction failed: {type(err).__name__}: {str(err)[:160]}"
     return [(key, status[key]) for key, *_ in items]
 
 
@@ -560,7 +567,13 @@ def extract_available(
     tables, missing = {}, {}
     for name in feature_sets:
         try:
-            tables[name] = extract_features(rows, name, params=dict((params or {}).get(name) or {}), **kwargs)
+            table = extract_features(rows, name, params=dict((params or {}).get(name) or {}), **kwargs)
         except WeightsNotFound as err:
             missing[name] = str(err)
+            continue
+        if len(table):
+            tables[name] = table
+        else:  # every file failed: the set did not run here
+            first = table.skipped["reason"].iloc[0] if len(table.skipped) else "no rows"
+            missing[name] = f"no file could be computed ({first})"
     return tables, missing

@@ -26,15 +26,15 @@ BACKENDS = ("loky", "threading")
 _POOL = None  # the pool this module last handed out (so stop_workers shuts that one, not a new one)
 
 
-def executor(workers: int):
+def executor(workers: int, local: bool = False):
     """The session's reusable loky process pool with ``workers`` processes (started on first use), or the
-    Dask cluster's executor when there is a cluster (:func:`ser_utils.cluster.executor`).
+    Dask cluster's executor when there is a cluster (:func:`ser_utils.cluster.executor`) and not ``local``.
 
     Taken through joblib, so that ``joblib.Parallel`` elsewhere in the package shares the same pool:
     a bare loky executor lacks the bookkeeping joblib expects, and joblib then fails.
     """
     global _POOL
-    on_cluster = cluster.executor()
+    on_cluster = None if local else cluster.executor()
     if on_cluster is not None:
         return on_cluster
     _POOL = get_memmapping_executor(workers, timeout=IDLE_TIMEOUT)

@@ -64,6 +64,8 @@ class FeatureSet:
         resolved = {**self.defaults, **params}
         if "backend" in resolved:
             resolved["backend"] = _prosody.resolve_backend(resolved["backend"])
+        if "checkpoint" in resolved:  # a folder given relative to here must mean the same in every worker
+            resolved["checkpoint"] = _embeddings.absolute_checkpoint(resolved["checkpoint"])
         for key, value in resolved.items():  # tuples and lists must hash the same way
             if isinstance(value, tuple):
                 resolved[key] = list(value)
@@ -120,8 +122,9 @@ def _embedding(name: str, description: str) -> FeatureSet:
         _embeddings.embedding_function(name),
         description,
         "vector",
+        threads=lambda params: False,  # worker processes: the model (and TensorFlow) stays out of the notebook
         batch=_embeddings.batch_function(name),
-        check=lambda params: _embeddings.check_weights(name, params["checkpoint"]),
+        check=lambda params: _embeddings.check_settings(name, params),
     )
 
 
@@ -218,7 +221,9 @@ def compute(
     if must_isolate(fs, params):
         from . import parallel
 
-        out = parallel.executor(1).submit(_apply, name, np.asarray(y, dtype=np.float32), sr, params).result()
+        out = (
+            parallel.executor(1, local=True).submit(_apply, name, np.asarray(y, dtype=np.float32), sr, params).result()
+        )
     else:
         out = _apply(name, y, sr, params)
     if fs.row_features:

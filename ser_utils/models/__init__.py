@@ -9,7 +9,7 @@ in :mod:`ser_utils.training`, the scikit-learn estimators in :mod:`ser_utils.est
 :mod:`ser_utils.predict`.
 """
 
-from .backend import configure_device, device_info, distribution, keras_module, tensorflow_module
+from .backend import configure_device, device_info, distribution, keras_module, set_seed, tensorflow_module
 from .cnn import WeightsUnavailableError, keras_cache_dir, resolve_imagenet_weights
 from .common import input_stats
 from .fusion import HEADS as FUSION_HEADS
@@ -28,6 +28,7 @@ __all__ = [
     "describe_models",
     "device_info",
     "distribution",
+    "set_seed",
     "get_model",
     "input_stats",
     "keras_cache_dir",

@@ -55,6 +55,23 @@ def keras_module(quiet: bool = True):
     return keras
 
 
+def set_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed(seed)``, with the seeds Keras draws for new layers taken from a generator
+    of its own. Keras draws them from Python's global ``random``, which other threads of the process also
+    use: on a Dask worker (its event loop draws from it too) the same fold gave other numbers one run in
+    three until then."""
+    import random
+
+    keras = keras_module()
+    keras.utils.set_random_seed(seed)
+    try:
+        from keras.src.random import seed_generator
+    except ImportError:  # another Keras layout: its own draws then
+        return
+    if hasattr(seed_generator, "python_random"):
+        seed_generator.python_random = random.Random(seed)
+
+
 def tensorflow_module():
     """``import tensorflow`` (quietly, see :func:`keras_module`)."""
     keras_module()
@@ -105,7 +122,9 @@ def distribution(devices: Sequence[str] = ()) -> Any | None:
     16 per GPU: the same training, faster (up to the order of floating-point sums).
     """
     tf = tensorflow_module()
-    names = tuple(devices) or tuple(d.name for d in tf.config.list_logical_devices("GPU"))
+    names = tuple(devices)
+    if not names and len(tf.config.list_physical_devices("GPU")) > 1:  # (counting them starts no runtime)
+        names = tuple(d.name for d in tf.config.list_logical_devices("GPU"))
     if len(names) < 2:
         _CONFIGURED["replicas"] = 1
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..models import distribution, get_model, input_stats, keras_module
+from ..models import distribution, get_model, input_stats, keras_module, set_seed
 from ..normalize import NORM_AXES
 from .batches import batch_class
 from .config import TrainConfig
@@ -118,6 +119,7 @@ def _trainer(key: list[Any], build: Any, config: TrainConfig, learning_rate: flo
     keras = keras_module()
     key = json.dumps(
         [
+            threading.get_ident(),  # Keras keeps its global state per thread; two threads never share a trainer
             *key,
             learning_rate,
             config.weight_decay,
@@ -166,6 +168,9 @@ def _under_strategy(fit: Any) -> Any:
     @functools.wraps(fit)
     def wrapper(*args: Any, config: TrainConfig | None = None, **kwargs: Any) -> Any:
         strategy = distribution((config or TrainConfig()).devices)
+        given = kwargs.get("model")
+        if given is not None and getattr(given, "distribute_strategy", None) is not strategy:
+            strategy = None  # a network built outside the strategy (fine-tuning one loaded as is) trains as it is
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             return fit(*args, config=config, **kwargs)
 
@@ -209,7 +214,7 @@ def fit_network(
     network = model
     # A trainer built in this fit must not depend on what the process did before (which folds a worker ran):
     # built after a stray draw, a reused trainer gave other numbers on a Dask worker than a fresh one.
-    keras.utils.set_random_seed(seed)
+    set_seed(seed)
     if model is None:  # a fresh network: its compiled copy has identity input normalisation, fed standardised inputs
         spec = get_model(model_name)
         shapes = [x.shape[1:] for x in X_train]
@@ -223,7 +228,7 @@ def fit_network(
             if reusable
             else None
         )
-        keras.utils.set_random_seed(seed)
+        set_seed(seed)
         network = build_network(model_name, X_train, n_classes, params)
         if trainer is not None:
             stats = [input_stats(x, mode) for x, mode in zip(X_train, spec.norm)]
@@ -243,7 +248,7 @@ def fit_network(
         _compile(network, config, learning_rate)
     else:
         _load_state(trainer, network, learning_rate)
-    keras.utils.set_random_seed(seed)
+    set_seed(seed)
     Y = np.eye(n_classes, dtype=np.float32)[y_train]
     weights = class_weights(y_train, n_classes)[y_train].astype(np.float32) if config.class_weight else None
     has_val = X_val is not None and len(X_val[0]) > 0
