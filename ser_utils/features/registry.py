@@ -206,7 +206,12 @@ def must_isolate(fs: FeatureSet, params: Mapping[str, Any]) -> bool:
 
 
 def _apply(name: str, y: np.ndarray, sr: int, params: dict[str, Any]) -> np.ndarray:
-    return np.asarray(get_feature_set(name).function(y, sr, **params), dtype=np.float32)
+    fs = get_feature_set(name)
+    if must_isolate(fs, params):  # a worker that has loaded TensorFlow (for embeddings): a fresh process then
+        from .parallel import in_fresh_process
+
+        return in_fresh_process(_apply, name, y, sr, params)
+    return np.asarray(fs.function(y, sr, **params), dtype=np.float32)
 
 
 def compute(
