@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from . import cluster
 from .evaluation import CVResult, cross_validate, model_inputs, tuned
-from .features import FeatureTable, parallel
+from .features import PRETRAINED, FeatureTable, parallel
 from .metrics import chance_levels
 from .progress import progress_bar
 from .rows import mean_std
@@ -207,8 +207,14 @@ def add_inflation(
     return table
 
 
-def best_per_protocol(table: pd.DataFrame, *, metric: str = "uar", protocol: str = "protocol") -> pd.DataFrame:
-    """The row with the highest ``metric`` for each protocol (ties: the first listed), one row per protocol."""
+def best_per_protocol(
+    table: pd.DataFrame, *, metric: str = "uar", protocol: str = "protocol", pretrained: bool = False
+) -> pd.DataFrame:
+    """The row with the highest ``metric`` for each protocol (ties: the first listed), one row per protocol,
+    among rows on features trained here, or (``pretrained``) among those on a pretrained model's embeddings:
+    the two are never ranked together."""
+    if "features" in table:
+        table = table[table["features"].astype(str).isin(PRETRAINED) == pretrained]
     if table.empty:
         return table.copy()
     best = table.loc[table.groupby(protocol, sort=False)[metric].idxmax()]

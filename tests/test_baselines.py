@@ -267,6 +267,9 @@ def test_add_inflation_and_best_per_protocol() -> None:
         add_inflation(table, reference="loso")  # two loso rows without grouping
     best = best_per_protocol(table)
     assert best.loc["random", "model"] == "a" and best.loc["loso", "model"] == "b"
+    embedded = table.assign(features=["mfcc_mean", "mfcc_mean", "whisper", "whisper"])
+    assert best_per_protocol(embedded)["model"].tolist() == ["a", "a"]  # embeddings never win the trained-here table
+    assert best_per_protocol(embedded, pretrained=True)["model"].tolist() == ["b", "b"]
 
 
 def _separable(n_speakers: int = 4, n_sentences: int = 3) -> FeatureTable:

@@ -339,3 +339,29 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+
+def test_a_thread_drawing_from_random_does_not_change_the_network(toy_table) -> None:
+    """Keras seeds new layers from Python's global ``random``; another thread drawing from it (as a Dask
+    worker's event loop does) must not change what a seeded fit gives (it did, one run in three)."""
+    import random
+    import threading
+
+    stop = threading.Event()
+
+    def draw() -> None:
+        while not stop.is_set():
+            random.random()
+
+    table = toy_table()
+    y = table.meta["emotion"].to_numpy()
+    quiet = _network().fit(table.X, y, meta=table.meta).predict_proba(table.X)
+    drawing = threading.Thread(target=draw, daemon=True)
+    drawing.start()
+    try:
+        busy = [_network().fit(table.X, y, meta=table.meta).predict_proba(table.X) for _ in range(2)]
+    finally:
+        stop.set()
+        drawing.join()
+    for proba in busy:
+        np.testing.assert_array_equal(proba, quiet)
