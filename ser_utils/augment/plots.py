@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..plots import draw_wave
 from .waveform import rms
 
 #: Frame hop (samples) of the log-mel images drawn here.
@@ -28,15 +29,6 @@ def _colour_range(images: list[np.ndarray], dynamic_db: float = 80.0) -> tuple[f
     return top - dynamic_db, top
 
 
-def _draw_wave(ax, y: np.ndarray, sr: int, *, points: int = 2000, **style) -> None:
-    """Min/max envelope of ``y`` (fast on long clips; librosa's waveshow redraws on every axis change)."""
-    block = max(1, len(y) // points)
-    n = len(y) // block * block
-    blocks = y[:n].reshape(-1, block) if n else np.zeros((1, 1), dtype=y.dtype)
-    t = (np.arange(len(blocks)) + 0.5) * block / sr
-    ax.fill_between(t, blocks.min(axis=1), blocks.max(axis=1), linewidth=0, **style)
-
-
 def plot_augmentations(y: np.ndarray, augmented: Mapping[str, np.ndarray], sr: int, *, n_mels: int = 64):
     """One row per clip (original first): waveform (original in grey behind) and log-mel, on shared scales."""
     clips = {"original": y, **augmented}
@@ -49,8 +41,8 @@ def plot_augmentations(y: np.ndarray, augmented: Mapping[str, np.ndarray], sr: i
     )
     for (wave_ax, spec_ax), (name, clip) in zip(axes, clips.items()):
         if name != "original":
-            _draw_wave(wave_ax, y, sr, color="0.8", label="original")
-        _draw_wave(wave_ax, clip, sr, color="C0", alpha=0.8, label=name)
+            draw_wave(wave_ax, y, sr, color="0.8", label="original")
+        draw_wave(wave_ax, clip, sr, color="C0", alpha=0.8, label=name)
         wave_ax.set(xlim=(0, longest), ylim=(-peak, peak), title=name, xlabel="", ylabel="")
         librosa.display.specshow(
             mels[name],

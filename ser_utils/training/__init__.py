@@ -2,7 +2,7 @@
 
     from ser_utils.training import TrainConfig, fit_network
     fit = fit_network("cnn1", [X_train], y_train, n_classes, X_val=[X_val], y_val=y_val,
-                      config=TrainConfig(epochs=30, patience=6))
+                      config=TrainConfig(epochs=30, patience=4))
 
 Cross-validation does not happen here: :class:`ser_utils.estimators.NetworkClassifier` wraps a fit
 as a scikit-learn estimator (validation speakers carved from its training data, refits, ensembles,

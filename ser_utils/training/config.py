@@ -34,7 +34,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
-    patience: int = 6
+    patience: int = 4
     reduce_lr_patience: int = 3
     reduce_lr_factor: float = 0.5
     min_lr: float = 1e-6
