@@ -268,9 +268,9 @@ def test_quick_run_trains_saves_and_transfers(quick_run) -> None:
 
 @pytest.mark.slow
 def test_quick_study_on_a_local_dask_cluster_gives_the_local_results(quick_run, tmp_path) -> None:
-    """--workers 2: features (an empty cache, so the workers compute them), the classical grid of 03 and the
-    network folds of 05 run on a Dask LocalCluster of two worker processes, and give the same results table.
-    SER_DASK_SCHEDULER, set for the notebooks only, is given back its value."""
+    """--workers 2: features (an empty cache, so the workers compute them) and the network folds of 05 run on
+    a Dask LocalCluster of two worker processes, and give the same results table (classical grids on a
+    cluster: tests/test_cluster.py). SER_DASK_SCHEDULER, set for the notebooks only, is given back its value."""
     import os
 
     import pandas as pd
@@ -279,7 +279,7 @@ def test_quick_study_on_a_local_dask_cluster_gives_the_local_results(quick_run, 
     out = tmp_path / "reports"
     env = {**os.environ, "SER_CACHE_DIR": str(tmp_path / "cache")}
     done = subprocess.run(
-        [sys.executable, str(REPO / "run_all.py"), "--quick", "--workers", "2", "--notebooks", "03,05"]
+        [sys.executable, str(REPO / "run_all.py"), "--quick", "--workers", "2", "--notebooks", "05"]
         + ["--out", str(out)],
         capture_output=True,
         text=True,
@@ -291,12 +291,12 @@ def test_quick_study_on_a_local_dask_cluster_gives_the_local_results(quick_run, 
     assert "Compute: Dask cluster at tcp://" in done.stdout
     run = json.loads((out / "run.json").read_text())
     assert run["compute"]["compute"] == "Dask cluster" and run["compute"]["workers"] == 2
-    assert "Dask cluster" in (out / "03_protocols.html").read_text()  # the reproducibility table says where
+    assert "Dask cluster" in (out / "05_cnn.html").read_text()  # the reproducibility table says where
     assert any((tmp_path / "cache" / "features").rglob("*.npy"))  # the workers filled the (empty) cache
     there = pd.read_csv(out / "results.csv")
     here = pd.read_csv(local_out / "results.csv")
     here = here[here["notebook"].isin(there["notebook"].unique())]
-    assert set(there["notebook"]) == {"03_protocols", "05_cnn"}
+    assert set(there["notebook"]) == {"05_cnn"}
     key = ["notebook", "experiment"]
     timing = [c for c in there.columns if c == "notes"]  # notes carry s/epoch: how fast, not what
     pd.testing.assert_frame_equal(
