@@ -247,12 +247,13 @@ def _study(tmp_path: Path) -> Path:
                 new_markdown_cell(f"# {name}"),
                 new_code_cell(
                     "dataset = 'demo'\ndata_dir = None\nreports_dir = None\nseed = 0\nsynthetic_size = 'default'\n"
-                    "fail = False\npause = 0.0",
+                    "fail = False\npause = 0.0\npaused_marker = ''",
                     metadata={"tags": ["parameters"]},
                 ),
                 new_code_cell(
-                    "import time\nfrom ser_utils.results import open_report\n"
+                    "import pathlib, time\nfrom ser_utils.results import open_report\n"
                     f"report = open_report(reports_dir, {name!r}, dataset=dataset, seed=seed)\n"
+                    "if paused_marker:\n    pathlib.Path(paused_marker).touch()\n"
                     "time.sleep(pause)\n"
                     "if fail:\n    raise ValueError('failed on purpose')\n"
                     "report.add_result('exp', features='f', model='m', protocol='loso', n_folds=2, accuracy=0.5,"
@@ -270,6 +271,15 @@ def _study_command(notebooks: Path, *args: str) -> list[str]:
     """run_all.py's command line, on the notebooks of ``notebooks`` (the small synthetic corpus)."""
     launch = "import pathlib, sys, run_all; run_all.NOTEBOOK_DIR = pathlib.Path(sys.argv[1]); sys.exit(run_all.main(sys.argv[2:]))"
     return [sys.executable, "-c", launch, str(notebooks), "-p", "synthetic_size=small", *args]
+
+
+def _wait_for(marker: Path, timeout: float = 300) -> None:
+    """Until a stand-in notebook has touched ``marker`` (it does so just before its pause), then a little more."""
+    deadline = time.time() + timeout
+    while not marker.exists():
+        assert time.time() < deadline, f"the notebook never reached its pause ({marker} not written)"
+        time.sleep(0.1)
+    time.sleep(0.5)
 
 
 def _run_study(notebooks: Path, *args: str) -> subprocess.CompletedProcess:
@@ -297,18 +307,28 @@ def test_failed_and_interrupted_reruns_keep_the_previous_report(tmp_path) -> Non
     assert records["00_first"]["run"]["started"] != run["started"]
 
     # Ctrl-C in the middle of 03: nothing of the earlier report is lost or half-written, exit 130
+    marker = tmp_path / "paused"
     process = subprocess.Popen(
-        _study_command(study, "--notebooks", "03", "--out", str(out), "-p", "pause=60", "-p", "seed=2"),
+        _study_command(
+            study,
+            "--notebooks",
+            "03",
+            "--out",
+            str(out),
+            "-p",
+            "pause=60",
+            "-p",
+            "seed=2",
+            "-p",
+            f"paused_marker={marker}",
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
         cwd=REPO,
     )
-    deadline = time.time() + 300
-    while not list(out.glob(".staging/*/03_third/*.ipynb")) and time.time() < deadline:
-        time.sleep(0.1)  # papermill writes the executed notebook as soon as it starts
-    time.sleep(3)  # inside the notebook's 60 s pause
+    _wait_for(marker)  # the notebook is inside its 60 s pause
     os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 130, err[-3000:]
@@ -330,17 +350,17 @@ def test_failed_and_interrupted_reruns_keep_the_previous_report(tmp_path) -> Non
 def test_killed_and_concurrent_runs_leave_a_whole_report(tmp_path) -> None:
     study, out = _study(tmp_path), tmp_path / "reports"
     # SIGKILL mid-notebook: no handler runs at all; the folder keeps only whole files, and a rerun completes
+    marker = tmp_path / "paused"
     process = subprocess.Popen(
-        _study_command(study, "--notebooks", "03", "--out", str(out), "-p", "pause=60"),
+        _study_command(
+            study, "--notebooks", "03", "--out", str(out), "-p", "pause=60", "-p", f"paused_marker={marker}"
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
         cwd=REPO,
     )
-    deadline = time.time() + 300
-    while not list(out.glob(".staging/*/03_third/*.ipynb")) and time.time() < deadline:
-        time.sleep(0.1)
-    time.sleep(3)
+    _wait_for(marker)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     assert not (out / "results.csv").exists() and not (out / "03_third.html").exists()
