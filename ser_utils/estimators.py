@@ -414,6 +414,15 @@ def describe_input(table: FeatureTable) -> dict[str, Any]:
     return item
 
 
+def chosen_epochs(result: Any) -> int | None:
+    """The number of epochs the folds of a cross-validation chose on their validation speakers (the
+    median of their best epochs), or None when its model records none (not a network)."""
+    best = result.per_fold.get("best_epoch") if hasattr(result, "per_fold") else None
+    if best is None or best.dropna().empty:
+        return None
+    return max(1, int(round(float(best.dropna().median()))))
+
+
 def fit_final(
     estimator: NetworkClassifier,
     tables: FeatureTable | Sequence[FeatureTable],
@@ -421,15 +430,26 @@ def fit_final(
     speaker_norm: bool = False,
     use_augmented: bool = True,
     dataset: str = "",
+    epochs: int | None = None,
 ) -> NetworkClassifier:
-    """A clone of ``estimator`` trained on every clip of ``tables`` (validation speakers carved for early
-    stopping as in the folds), ready to ``.save(path)`` and use with :mod:`ser_utils.predict`."""
+    """A clone of ``estimator`` trained on every clip of ``tables``, ready to ``.save(path)`` and use with
+    :mod:`ser_utils.predict`.
+
+    ``epochs``: train every clip for that many epochs, as the cross-validation chose them
+    (:func:`chosen_epochs`): no clip is held out and no epoch is spent past the best one. None:
+    validation speakers are carved for early stopping as in the folds.
+    """
     from .runinfo import package_versions
 
     tables = as_tables(tables)
     meta = tables[0].meta.reset_index(drop=True)
     X = model_inputs(tables, speaker_norm)
     rows = np.arange(len(meta)) if use_augmented else np.flatnonzero(~is_augmented(meta))
+    if epochs is not None:
+        config = TrainConfig.from_dict(estimator.config)
+        estimator = clone(estimator).set_params(
+            config=config.replace(epochs=int(epochs), patience=0, val_fraction=0.0, refit=False)
+        )
     fitted = clone(estimator).fit(
         take(X, rows), meta["emotion"].astype(str).to_numpy()[rows], meta=meta.iloc[rows].reset_index(drop=True)
     )

@@ -14,12 +14,14 @@ be used (each named on stderr with the reason; the others are still printed), 2 
 file (or the command line) is the problem.
 
 In a notebook: ``predict_files(model_path, paths)`` returns a DataFrame, ``load_predictor(path)``
-a reusable :class:`Predictor`.
+a reusable :class:`Predictor`, ``command_line(*args)`` what the command prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -317,6 +319,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         shown = ok.drop(columns="error").rename(columns=lambda c: c[2:] if c.startswith("p_") else c)
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0 if len(ok) == len(table) else 1
+
+
+def command_line(*args: Any) -> str:
+    """What ``python -m ser_utils.predict ARGS`` prints, and its exit status, as a terminal transcript.
+
+    Runs the same :func:`main` in this process: no second interpreter (and TensorFlow start-up) per call.
+    Paths are shown by their file name.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as stop:  # argparse's usage errors
+            status = stop.code if isinstance(stop.code, int) else 2
+    shown = [Path(str(a)).name if Path(str(a)).exists() else str(a) for a in args]
+    return f"$ python -m ser_utils.predict {' '.join(shown)}   → exit status {status}\n{out.getvalue()}{err.getvalue()}"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,14 @@ from ser_utils.estimators import NetworkClassifier, fit_final  # noqa: E402
 from ser_utils.features import combine_tables, extract_features  # noqa: E402
 from ser_utils.modelfile import MODEL_FORMAT  # noqa: E402
 from ser_utils.normalize import speaker_normalize  # noqa: E402
-from ser_utils.predict import ModelFileError, demo, load_predictor, main, predict_files  # noqa: E402
+from ser_utils.predict import (  # noqa: E402
+    ModelFileError,
+    command_line,
+    demo,
+    load_predictor,
+    main,
+    predict_files,
+)
 from ser_utils.training import TrainConfig, predict_proba  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -215,6 +222,19 @@ def test_command_line_module(saved, corpus, tmp_path) -> None:
     assert Path(corpus["path"].iloc[3]).name in done.stdout and "confidence" in done.stdout
     assert "bad.wav: cannot use this file" in done.stderr
     assert "oneDNN" not in done.stderr  # TensorFlow's start-up banner is kept out of the way
+
+
+def test_command_line_transcript_runs_main_here(saved, corpus, tmp_path) -> None:
+    path, _, _ = saved
+    good = corpus["path"].iloc[0]
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all")
+    shown = command_line(path, good, text)
+    first = shown.splitlines()[0]
+    assert first == f"$ python -m ser_utils.predict {path.name} {Path(good).name} notes.wav   → exit status 1"
+    assert "confidence" in shown and "notes.wav: cannot use this file: corrupt or unreadable" in shown
+    assert command_line(text, good).splitlines()[0].endswith("exit status 2")  # not a model
+    assert command_line("--no-such-option").splitlines()[0].endswith("exit status 2")  # argparse's usage error
 
 
 def test_demo_predicts_one_clip_per_emotion_from_python_and_the_command_line(saved, corpus) -> None:

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("keras")
 
 from ser_utils import display, estimators  # noqa: E402
-from ser_utils.estimators import NetworkClassifier, fit_final  # noqa: E402
+from ser_utils.estimators import NetworkClassifier, chosen_epochs, fit_final  # noqa: E402
 from ser_utils.evaluation import CVResult, as_tables, cross_validate, model_inputs  # noqa: E402
 from ser_utils.features import FeatureTable  # noqa: E402
 from ser_utils.training import TrainConfig, class_weights  # noqa: E402
@@ -217,6 +217,17 @@ def test_fit_final_describes_what_prediction_needs(tmp_path, toy_table) -> None:
     assert model_path.is_file() and meta_path.name == "model.json"
     with pytest.raises(ValueError, match="fit_final"):  # a fold's estimator does not know how to recompute features
         _network(FAST.replace(epochs=1)).fit(toy_table().X, toy_table().meta["emotion"]).save(tmp_path / "x.keras")
+
+
+def test_fit_final_trains_every_clip_for_the_epochs_the_folds_chose(toy_table) -> None:
+    table = toy_table(speakers=4)
+    result = cross_validate(_network(FAST.replace(epochs=4)), table, "loso", experiment="toy", progress=False)
+    epochs = chosen_epochs(result)
+    assert epochs == int(round(result.per_fold["best_epoch"].median())) and 1 <= epochs <= 4
+    trained = fit_final(_network(FAST.replace(epochs=4, refit=True)), table, epochs=epochs)
+    assert trained.fit_info_["n_val"] == 0 and len(trained.history_) == epochs  # no clip held out, no epoch more
+    assert "stage" not in trained.history_  # nothing to refit
+    assert chosen_epochs(CVResult("svm", "f", "svm", "loso", [], pd.DataFrame({"uar": [0.5]}), None, {})) is None
 
 
 def test_config_from_parameters() -> None:
