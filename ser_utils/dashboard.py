@@ -30,7 +30,7 @@ PROTOCOL_COLORS = {
 }
 
 
-CLASSICAL = ("svm", "mlp", "logreg")
+CLASSICAL = ("svm", "mlp", "logreg", "late_fusion")
 #: Kinds of model, in the order the study meets them ("pretrained": classical models on the frozen
 #: embeddings of a large pretrained speech model, shown apart from what trains on a CPU from scratch).
 FAMILIES = ("classical", "pretrained", "neural", "target only", "transfer")

@@ -140,7 +140,7 @@ def take(X: list[np.ndarray], rows: np.ndarray) -> np.ndarray | list[np.ndarray]
     return parts[0] if len(parts) == 1 else parts
 
 
-def _fit(estimator: Any, X: Any, y: np.ndarray, meta: pd.DataFrame) -> Any:
+def fit_clone(estimator: Any, X: Any, y: np.ndarray, meta: pd.DataFrame) -> Any:
     """Fit a clone: with the rows' ``meta`` when ``fit`` takes it; a search gets inner folds of whole speakers."""
     fitted = clone(estimator)
     if "meta" in inspect.signature(fitted.fit).parameters:
@@ -175,7 +175,7 @@ def run_fold(
     """One fold: fit a clone on the training part, score the test clips; returns only plain results."""
     with warnings.catch_warnings():  # a test speaker lacking an emotion: UAR is over the emotions present
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-        fitted = _fit(estimator, X_train, y_train, meta_train)
+        fitted = fit_clone(estimator, X_train, y_train, meta_train)
         clips, pred, proba = score_clips(fitted, X_test, units_test)
     extra = {"best_params": str(fitted.best_params_)} if isinstance(fitted, GridSearchCV) else {}
     return {

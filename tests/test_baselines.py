@@ -19,6 +19,7 @@ from ser_utils.baselines import (
     GRIDS,
     MODELS,
     Experiment,
+    LateFusion,
     add_inflation,
     best_per_protocol,
     configuration_grid,
@@ -33,7 +34,7 @@ from ser_utils.baselines import (
 )
 from ser_utils.display import plot_configurations, plot_protocol_bars
 from ser_utils.evaluation import CVResult, cross_validate
-from ser_utils.features import FeatureTable, combine_tables
+from ser_utils.features import FeatureTable, column_blocks, combine_tables
 from ser_utils.splits import leak_audit, lopo_applicable, make_folds
 
 matplotlib.use("Agg")
@@ -142,7 +143,7 @@ def test_unknown_model_and_grid_size_are_errors() -> None:
 
 def test_describe_models_lists_every_model_with_its_grid() -> None:
     table = describe_models()
-    assert list(table.index) == list(MODELS)
+    assert list(table.index) == [*MODELS, "late_fusion"]
     assert table.loc["svm", "candidates"] == 6 and "C ∈" in table.loc["svm", "grid"]
 
 
@@ -410,3 +411,42 @@ def test_notebook_helpers_name_sets_pair_settings_and_line_up_protocols() -> Non
     assert (
         table.loc["raw svm", "configuration"] == "svm · f · raw" and table.loc["raw svm", "RANDOM"] == "0.600 ± 0.050"
     )
+
+
+# ------------------------------------------------------------------------------------------------ late fusion
+
+
+def test_column_blocks_name_each_set_of_a_combination() -> None:
+    meta = _meta()
+    a, b = _table(meta, "a", 3), _table(meta, "b", 4, seed=1)
+    assert column_blocks(combine_tables([a, b])) == (("a", 0, 3), ("b", 3, 7))
+    assert column_blocks(a) == (("a", 0, 3),)
+
+
+def test_late_fusion_averages_one_tuned_model_per_set() -> None:
+    meta = _meta(n_speakers=4, n_sentences=4)
+    y = meta["emotion"].to_numpy()
+    rng = np.random.default_rng(0)
+    codes = pd.factorize(y, sort=True)[0]
+    informative = rng.normal(size=(len(y), 3)) + 3.0 * codes[:, None]  # set "a" knows the emotion
+    noise = rng.normal(size=(len(y), 40))  # set "b" knows nothing
+    X = np.hstack([informative, noise])
+    fusion = LateFusion((("a", 0, 3), ("b", 3, 43)), grid="small").fit(X, y, meta=meta)
+    assert list(fusion.classes_) == sorted(EMOTIONS) and len(fusion.members_) == 2
+    a, b = (m.predict_proba(X[:, s]) for m, s in zip(fusion.members_, (slice(0, 3), slice(3, 43))))
+    np.testing.assert_allclose(fusion.predict_proba(X), (a + b) / 2)  # equal weight, whatever the width
+    assert (fusion.predict(X) == y).mean() > 0.9
+    assert clone(fusion).get_params()["blocks"] == (("a", 0, 3), ("b", 3, 43))  # an estimator like any other
+    with pytest.raises(ValueError, match="at least one block"):
+        LateFusion(()).fit(X, y)
+
+
+def test_fusion_runs_as_an_experiment_on_a_combined_table() -> None:
+    meta = _meta(n_speakers=4, n_sentences=4)
+    combined = combine_tables([_table(meta, "a", 3), _table(meta, "b", 5, seed=1)])
+    experiment = Experiment(combined.feature_set, "late_fusion", "loso", speaker_norm=True)
+    result = run_experiments([experiment], {combined.feature_set: combined}, grid="small")[experiment]
+    assert result.model == "late_fusion" and len(result.per_fold) == 4
+    assert {"p_" + e for e in EMOTIONS} <= set(result.predictions.columns)  # probabilities were averaged
+    with pytest.raises(ValueError, match="combined table"):
+        tuned_model("late_fusion")

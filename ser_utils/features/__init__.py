@@ -4,13 +4,13 @@
     table = extract_features(ds.manifest, "kaggle162")      # FeatureTable: X, meta, skipped, ...
     table.X, table.meta["source_id"], table.skipped
 
-Sets: ``kaggle162``, ``window160``, ``mfcc_mean``, ``mfcc_seq``, ``logmel``, ``stats``, ``prosody``, and
+Sets: ``kaggle162``, ``window160``, ``mfcc_mean``, ``mfcc_seq``, ``logmel``, ``stats``, ``prosody``, ``compare``, and
 embeddings of pretrained speech models, ``whisper``, ``wavlm``, ``hubert``, ``wav2vec2``, when their weights
 are here (:mod:`ser_utils.features.embeddings`; see :func:`describe_feature_sets`). Several tables together: :func:`combine_tables` (columns
 side by side) and :func:`align_tables` (the inputs of a multi-input network). Plots for the notebooks are in :mod:`ser_utils.features.plots`.
 """
 
-from .combine import align_tables, combine_tables
+from .combine import align_tables, column_blocks, combine_tables
 from .embeddings import WeightsNotFound
 from .engine import FEATURE_VERSION, FeatureTable, extract_available, extract_features
 from .registry import FEATURE_SETS, PRETRAINED, FeatureSet, compute, describe_feature_sets, get_feature_set
@@ -23,6 +23,7 @@ __all__ = [
     "PRETRAINED",
     "WeightsNotFound",
     "align_tables",
+    "column_blocks",
     "combine_tables",
     "compute",
     "describe_feature_sets",

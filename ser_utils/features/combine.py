@@ -86,6 +86,21 @@ def combine_tables(
     )
 
 
+def column_blocks(table: FeatureTable) -> tuple[tuple[str, int, int], ...]:
+    """The feature sets side by side in a table from :func:`combine_tables`: ``(set, first column, end)``
+    each, read from the prefixes of its column names (a table that is not a combination is one block)."""
+    names = table.feature_names or []
+    sets = [name.split(":", 1)[0] if ":" in name else table.feature_set for name in names]
+    if not sets:
+        return ((table.feature_set, 0, int(np.shape(table.X)[1])),)
+    blocks, start = [], 0
+    for k in range(1, len(sets) + 1):
+        if k == len(sets) or sets[k] != sets[start]:
+            blocks.append((sets[start], start, k))
+            start = k
+    return tuple(blocks)
+
+
 def _combined_skipped(tables: list[FeatureTable], common: set) -> pd.DataFrame:
     """Rows left out of a combination: skipped by a set (its reason), or present in one set but not another."""
     parts = [

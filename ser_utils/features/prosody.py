@@ -43,16 +43,16 @@ def resolve_backend(backend: str) -> str:
 _LOCAL = threading.local()
 
 
-def _smile():
-    """One openSMILE eGeMAPS v02 extractor per thread (building one parses its config)."""
-    smile = getattr(_LOCAL, "smile", None)
-    if smile is None:
+def _smile(feature_set: str = "eGeMAPSv02"):
+    """One openSMILE functionals extractor per thread and set (building one parses its config)."""
+    extractors = _LOCAL.__dict__.setdefault("extractors", {})
+    if feature_set not in extractors:
         import opensmile
 
-        smile = _LOCAL.smile = opensmile.Smile(
-            feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+        extractors[feature_set] = opensmile.Smile(
+            feature_set=getattr(opensmile.FeatureSet, feature_set), feature_level=opensmile.FeatureLevel.Functionals
         )
-    return smile
+    return extractors[feature_set]
 
 
 def prosody(
@@ -72,6 +72,19 @@ def prosody_names(*, backend: str = "auto", **_: object) -> list[str]:
     if resolve_backend(backend) == "opensmile":
         return list(_smile().feature_names)
     return list(LIBROSA_NAMES)
+
+
+def compare(y: np.ndarray, sr: int) -> np.ndarray:
+    """ComParE 2016 functionals (6,373 values, openSMILE): the large brute-force set of the Interspeech
+    paralinguistics challenges, whose baseline is a linear model on it; it needs the ``opensmile`` package."""
+    resolve_backend("opensmile")  # a clear ImportError when it is missing
+    return _smile("ComParE_2016").process_signal(y, sr).to_numpy(dtype=np.float32).reshape(-1)
+
+
+def compare_names() -> list[str]:
+    """Column names of :func:`compare`."""
+    resolve_backend("opensmile")
+    return list(_smile("ComParE_2016").feature_names)
 
 
 LIBROSA_NAMES = (

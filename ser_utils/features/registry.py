@@ -151,6 +151,9 @@ FEATURE_SETS: dict[str, FeatureSet] = {s.name: s for s in [
               "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors", "vector",
               _prosody.prosody_names, threads=lambda params: params["backend"] == "opensmile",
               isolate=lambda params: params["backend"] == "opensmile"),
+    _register("compare", _prosody.compare,
+              "ComParE 2016 functionals via openSMILE (6373): the paralinguistics challenges' large set", "vector",
+              _prosody.compare_names, isolate=lambda params: True),
     _embedding("whisper", "Whisper encoder (Keras Hub), one layer or their average, pooled over the clip: "
                           "frozen pretrained embeddings (weights fetched once, see ser_utils.features.embeddings)"),
     _embedding("wavlm", "WavLM (Hugging Face, PyTorch extra), one layer or their average, pooled: frozen embeddings"),
