@@ -39,6 +39,7 @@ EXPECTED_SHAPES = {
     "logmel": (128, 128),
     "stats": (145,),
     "prosody": (88,) if opensmile_available() else (27,),
+    "compare": (6373,),  # openSMILE only (a dependency): ComParE 2016 functionals
 }
 
 
