@@ -5,8 +5,9 @@
     python benchmarks/study.py --dataset emodb --data-dir ../shared/data --notebooks 05,06
     python benchmarks/study.py --warm               # reuse the project's cache (features, pre-trained networks)
 
-It runs ``run_all.py`` into a temporary reports folder (with a temporary, empty cache unless
-``--warm``) and reads the durations ``run.json`` recorded. The last line is
+It runs ``run_all.py`` into a temporary reports folder (with a temporary, empty cache and, for the
+synthetic corpora, a temporary data root they are generated into, unless ``--warm``: a fresh
+machine's first run) and reads the durations ``run.json`` recorded. The last line is
 ``total_s=... notebooks=N failed=K``. A target, not a test: the README's table comes from here.
 """
 
@@ -30,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--notebooks", help="e.g. 05,06 (default: all)")
     parser.add_argument("--quick", action="store_true", help="the quick parameters instead of the defaults")
-    parser.add_argument("--warm", action="store_true", help="use the project's cache instead of an empty one")
+    parser.add_argument(
+        "--warm", action="store_true", help="use the project's cache (and data root) instead of empty ones"
+    )
     parser.add_argument("--out", help="keep the reports here (default: a temporary folder, removed)")
     parser.add_argument("-p", dest="param", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ)
         if not args.warm:
             env["SER_CACHE_DIR"] = str(Path(tmp) / "cache")
+            if not args.data_dir:  # synthetic corpora are generated as on a fresh machine
+                env["SER_DATA_DIR"] = str(Path(tmp) / "data")
         out = Path(args.out) if args.out else Path(tmp) / "reports"
         command = [sys.executable, str(REPO / "run_all.py"), "--dataset", args.dataset, "--out", str(out)]
         command += ["--data-dir", args.data_dir] if args.data_dir else []

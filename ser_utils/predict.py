@@ -224,13 +224,12 @@ def predict_files(model_path: str | Path, paths: Sequence[str | Path] | str | Pa
 
 def demo(model_path: str | Path, manifest: pd.DataFrame, *, gender_column: str = "gender") -> tuple[pd.DataFrame, str]:
     """The notebooks' prediction demo: one clip per emotion of the first speaker, from Python and from the
-    command line (a speaker-normalised model gets up to 10 of the speaker's clips as its reference).
+    command line (its :func:`main`, run in this process; a speaker-normalised model gets up to 10 of the
+    speaker's clips as its reference).
     Returns (the prediction table with the true emotion, what the command printed).
 
     Those clips were in training, so this shows how to use a model, not how good it is.
     """
-    import subprocess
-
     predictor = load_predictor(model_path)
     one = manifest[manifest["speaker"] == manifest["speaker"].iloc[0]]
     clips = one.groupby("emotion").head(1)
@@ -245,12 +244,12 @@ def demo(model_path: str | Path, manifest: pd.DataFrame, *, gender_column: str =
         *(["--gender", gender] if gender else []),
         *(["--speaker-ref", *refs] if refs else []),
     ]
-    done = subprocess.run([sys.executable, "-m", "ser_utils.predict", *args], capture_output=True, text=True)
+    status, printed = _run_main(args)
     shown = (
         f"$ python -m ser_utils.predict {Path(model_path).name} {Path(clips['path'].iloc[0]).name}"
-        f"{' --gender ' + gender if gender else ''}{' --speaker-ref ...' if refs else ''}   → exit status {done.returncode}"
+        f"{' --gender ' + gender if gender else ''}{' --speaker-ref ...' if refs else ''}   → exit status {status}"
     )
-    return table, shown + "\n" + done.stdout + done.stderr
+    return table, shown + "\n" + printed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -327,14 +326,20 @@ def command_line(*args: Any) -> str:
     Runs the same :func:`main` in this process: no second interpreter (and TensorFlow start-up) per call.
     Paths are shown by their file name.
     """
+    status, printed = _run_main(args)
+    shown = [Path(str(a)).name if Path(str(a)).exists() else str(a) for a in args]
+    return f"$ python -m ser_utils.predict {' '.join(shown)}   → exit status {status}\n{printed}"
+
+
+def _run_main(args: Sequence[Any]) -> tuple[int, str]:
+    """(exit status, what it printed: stdout then stderr) of :func:`main` run here on ``args``."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             status = main([str(a) for a in args])
         except SystemExit as stop:  # argparse's usage errors
             status = stop.code if isinstance(stop.code, int) else 2
-    shown = [Path(str(a)).name if Path(str(a)).exists() else str(a) for a in args]
-    return f"$ python -m ser_utils.predict {' '.join(shown)}   → exit status {status}\n{out.getvalue()}{err.getvalue()}"
+    return status, out.getvalue() + err.getvalue()
 
 
 if __name__ == "__main__":

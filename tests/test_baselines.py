@@ -20,6 +20,7 @@ from ser_utils.baselines import (
     MODELS,
     Experiment,
     LateFusion,
+    RowSpace,
     add_inflation,
     best_per_protocol,
     configuration_grid,
@@ -450,3 +451,16 @@ def test_fusion_runs_as_an_experiment_on_a_combined_table() -> None:
     assert {"p_" + e for e in EMOTIONS} <= set(result.predictions.columns)  # probabilities were averaged
     with pytest.raises(ValueError, match="combined table"):
         tuned_model("late_fusion")
+
+
+def test_row_space_gives_a_linear_model_the_same_function_from_fewer_coordinates() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat(EMOTIONS, 10)
+    X = rng.normal(size=(len(y), 300)) + 0.5 * pd.factorize(y, sort=True)[0][:, None]  # 40 rows, 300 columns
+    test = rng.normal(size=(15, 300)) + 0.5
+    spanned = make_model("logreg").set_params(logreg__C=0.01, logreg__tol=1e-10).fit(X, y)  # has the step
+    plain = make_model("logreg").set_params(span="passthrough", logreg__C=0.01, logreg__tol=1e-10).fit(X, y)
+    assert spanned.named_steps["span"].transform(X).shape == (40, 39)  # 39 (40 centred rows) instead of 300
+    np.testing.assert_allclose(spanned.predict_proba(test), plain.predict_proba(test), atol=1e-4)
+    narrow = rng.normal(size=(50, 5))
+    assert RowSpace().fit(narrow).transform(narrow) is not None and RowSpace().fit(narrow).basis_ is None
