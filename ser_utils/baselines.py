@@ -117,14 +117,8 @@ def tuned_model(
         if table is None:
             raise ValueError("a late fusion needs the combined table whose feature sets it fuses (table=...)")
         return LateFusion(column_blocks(table), grid=grid, seed=seed, inner_folds=inner_folds)
-    return _searched(make_model(name, seed=seed), name, grid, inner_folds)
-
-
-def _searched(
-    model: Pipeline, name: str, grid: str | Mapping[str, Sequence], inner_folds: int
-) -> GridSearchCV | Pipeline:
-    """``model`` in the nested search of model ``name``'s grid, or set to its one point."""
     values = param_grid(name, grid) if isinstance(grid, str) else {k: list(v) for k, v in grid.items()}
+    model = make_model(name, seed=seed)
     if len(ParameterGrid(values)) == 1:
         return model.set_params(**next(iter(ParameterGrid(values))))
     return tuned(model, values, inner_folds=inner_folds)

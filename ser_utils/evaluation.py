@@ -317,12 +317,14 @@ def _plan(options: Mapping[str, Any]) -> _Plan:
 
 
 def _outcomes(jobs: Sequence[tuple], n_jobs: int) -> Iterator[dict[str, Any]]:
-    """The jobs' outcomes, in order; in the fold workers (all submitted at once) when ``n_jobs`` > 1."""
+    """The jobs' outcomes, in order; in the fold workers (all submitted at once) when ``n_jobs`` > 1, those
+    with the most training rows first (the longest, roughly), so that none is left to run alone at the end."""
     workers = min(cluster.effective_workers(n_jobs), len(jobs))
     if workers > 1:  # folds in worker processes (each trains and scores one fold; nothing else comes back)
         pool = fold_executor(workers)
-        done = [pool.submit(run_fold, *job) for job in jobs]
-        return (future.result() for future in done)
+        order = sorted(range(len(jobs)), key=lambda k: -len(jobs[k][2]))  # stable: equal sizes keep their order
+        done = {k: pool.submit(run_fold, *jobs[k]) for k in order}
+        return (done[k].result() for k in range(len(jobs)))
     return (run_fold(*job) for job in jobs)
 
 

@@ -101,7 +101,7 @@ def test_quick_run_reports_keep_one_line_per_step_and_fold_the_reproducibility_t
         assert "version: numpy" in folded[1].split("</details>", 1)[0]  # the table is inside the fold
     cnn = nbformat.read(out / "05_cnn.ipynb", as_version=4)  # (features may all come from the cache; folds do not)
     text = "".join(o.get("text", "") for c in cnn.cells if c.cell_type == "code" for o in c.outputs)
-    assert re.search(r"LOSO folds: \d+ folds in \d+\.\d s", text), "no one-line summary of the training folds"
+    assert re.search(r"LOSO and LOPO folds: \d+ folds in \d+\.\d s", text), "no one-line summary of the training folds"
 
 
 def _browser() -> str | None:
