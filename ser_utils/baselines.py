@@ -52,8 +52,8 @@ _DESCRIPTIONS = {
     "mlp": "StandardScaler → MLPClassifier (64 ReLU units, L-BFGS, 200 iterations, L2 weight decay)",
     "logreg": "StandardScaler → multinomial LogisticRegression (L2, class weights balanced): a linear reference "
     "(on more columns than clips, fitted in the span of the training rows: the same model, faster)",
+    LATE_FUSION: "one logreg per feature set of a combination (its own nested search), probabilities averaged",
 }
-_FUSION = "late fusion: one logreg per feature set of a combination (its own nested search), probabilities averaged"
 
 #: Hyper-parameter grids searched inside each training part ("default") and for smoke runs ("small").
 GRIDS: dict[str, dict[str, dict[str, list]]] = {
@@ -100,6 +100,13 @@ def param_grid(name: str, size: str = "default") -> dict[str, list]:
     return {key: list(values) for key, values in GRIDS[name][size].items()}
 
 
+def _grid_values(name: str, grid: str | Mapping[str, Sequence] = "default") -> dict[str, list]:
+    """The grid searched for model ``name``: a size of its own grids ("default", "small") or a mapping given
+    as is (a late fusion searches its members' grid, the logistic regression's)."""
+    name = "logreg" if name == LATE_FUSION else name
+    return param_grid(name, grid) if isinstance(grid, str) else {k: list(v) for k, v in grid.items()}
+
+
 def tuned_model(
     name: str,
     *,
@@ -117,7 +124,7 @@ def tuned_model(
         if table is None:
             raise ValueError("a late fusion needs the combined table whose feature sets it fuses (table=...)")
         return LateFusion(column_blocks(table), grid=grid, seed=seed, inner_folds=inner_folds)
-    values = param_grid(name, grid) if isinstance(grid, str) else {k: list(v) for k, v in grid.items()}
+    values = _grid_values(name, grid)
     model = make_model(name, seed=seed)
     if len(ParameterGrid(values)) == 1:
         return model.set_params(**next(iter(ParameterGrid(values))))
@@ -187,11 +194,11 @@ def describe_models(grid: str = "default") -> pd.DataFrame:
     """One row per model: the pipeline and the grid searched inside each training part (late fusion: each member's)."""
     rows = []
     for name in (*MODELS, LATE_FUSION):
-        values = param_grid("logreg" if name == LATE_FUSION else name, grid)
+        values = _grid_values(name, grid)
         rows.append(
             {
                 "model": name,
-                "pipeline": _DESCRIPTIONS.get(name, _FUSION),
+                "pipeline": _DESCRIPTIONS[name],
                 "grid": "; ".join(f"{k.split('__', 1)[1]} ∈ {v}" for k, v in values.items()),
                 "candidates": len(ParameterGrid(values)),
             }
@@ -355,7 +362,7 @@ def _run_one(
         # a test speaker without some emotion: UAR is the mean recall over the emotions present, as intended
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         if experiment.protocol == "leaky":
-            values = param_grid(experiment.model, grid) if isinstance(grid, str) else dict(grid)
+            values = _grid_values(experiment.model, grid)
             result = leaky_search(make_model(experiment.model, seed=seed), table, values, **kwargs)
         else:
             model = tuned_model(experiment.model, grid=grid, seed=seed, inner_folds=inner_folds, table=table)
@@ -414,8 +421,7 @@ def _fits(
 ) -> int:
     """How many models an experiment fits (its folds × the fits of its search in each): its cost, roughly."""
     folds = make_folds(table.meta, experiment.protocol, n_folds=experiment.n_folds, val_fraction=0.0, seed=seed)
-    name = "logreg" if experiment.model == LATE_FUSION else experiment.model
-    points = len(ParameterGrid(param_grid(name, grid) if isinstance(grid, str) else dict(grid)))
+    points = len(ParameterGrid(_grid_values(experiment.model, grid)))
     per_fold = points if experiment.protocol == "leaky" else (1 if points == 1 else points * inner + 1)
     return len(folds) * per_fold * (len(column_blocks(table)) if experiment.model == LATE_FUSION else 1)
 

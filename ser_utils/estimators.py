@@ -30,7 +30,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from . import cluster, modelfile
-from .evaluation import as_tables, fold_executor, model_inputs, take
+from .evaluation import CVResult, as_tables, fold_executor, model_inputs, take
 from .features import FEATURE_SETS, FeatureTable, get_feature_set
 from .models import ACCEPTS, configure_device, get_model, keras_module, set_seed
 from .rows import is_augmented, source_ids
@@ -430,13 +430,11 @@ def _load_keras() -> None:
     keras_module()
 
 
-def chosen_epochs(result: Any) -> int | None:
+def chosen_epochs(result: CVResult) -> int | None:
     """The number of epochs the folds of a cross-validation chose on their validation speakers (the
     median of their best epochs), or None when its model records none (not a network)."""
-    best = result.per_fold.get("best_epoch") if hasattr(result, "per_fold") else None
-    if best is None or best.dropna().empty:
-        return None
-    return max(1, int(round(float(best.dropna().median()))))
+    best = result.per_fold.get("best_epoch", pd.Series(dtype=float)).dropna()
+    return max(1, int(round(float(best.median())))) if len(best) else None
 
 
 def fit_final(

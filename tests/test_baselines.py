@@ -463,4 +463,4 @@ def test_row_space_gives_a_linear_model_the_same_function_from_fewer_coordinates
     assert spanned.named_steps["span"].transform(X).shape == (40, 39)  # 39 (40 centred rows) instead of 300
     np.testing.assert_allclose(spanned.predict_proba(test), plain.predict_proba(test), atol=1e-4)
     narrow = rng.normal(size=(50, 5))
-    assert RowSpace().fit(narrow).transform(narrow) is not None and RowSpace().fit(narrow).basis_ is None
+    np.testing.assert_array_equal(RowSpace().fit(narrow).transform(narrow), narrow)  # fewer columns: left alone

@@ -3,6 +3,7 @@ across the inputs of a multi-input network (:func:`align_tables`). Rows are matc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -94,10 +95,10 @@ def column_blocks(table: FeatureTable) -> tuple[tuple[str, int, int], ...]:
     if not sets:
         return ((table.feature_set, 0, int(np.shape(table.X)[1])),)
     blocks, start = [], 0
-    for k in range(1, len(sets) + 1):
-        if k == len(sets) or sets[k] != sets[start]:
-            blocks.append((sets[start], start, k))
-            start = k
+    for name, run in itertools.groupby(sets):
+        width = len(list(run))
+        blocks.append((name, start, start + width))
+        start += width
     return tuple(blocks)
 
 
