@@ -42,16 +42,22 @@ def _quiet_stderr():
 
 
 def keras_module(quiet: bool = True):
-    """``import keras`` (TensorFlow backend), with TensorFlow's start-up messages hidden."""
-    if "keras" in sys.modules and "tensorflow" in sys.modules:
+    """``import keras`` (TensorFlow backend), with TensorFlow's start-up messages hidden.
+
+    The training code needs TensorFlow; the model builders alone run on any Keras backend
+    (``KERAS_BACKEND=jax``, as ``benchmarks/epochs.py`` does on a machine without TensorFlow).
+    """
+    backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "keras" in sys.modules and (backend != "tensorflow" or "tensorflow" in sys.modules):
         return sys.modules["keras"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with _quiet_stderr() if quiet else contextlib.nullcontext():
         import keras
-        import tensorflow as tf  # noqa: F401 - imported first so its banner is silenced too
 
-        tf.constant(0.0) + 1.0  # the CPU-feature notice is printed on the first op
+        if backend == "tensorflow":
+            import tensorflow as tf  # imported here so that its banner is silenced too
+
+            tf.constant(0.0) + 1.0  # the CPU-feature notice is printed on the first op
     return keras
 
 
