@@ -310,6 +310,7 @@ class Experiment:
     ``protocol="leaky"`` runs :func:`leaky_search` (hyper-parameters picked on the test part); every
     other protocol runs the nested search of :func:`tuned_model`. ``use_augmented=False`` leaves the
     augmented copies out of training. ``label`` names the row in tables (default: the protocol).
+    ``pool`` names other corpora whose clips join every training part (``run_experiments``' ``pools``).
     """
 
     features: str
@@ -319,12 +320,14 @@ class Experiment:
     use_augmented: bool = True
     n_folds: int | None = None
     label: str = ""
+    pool: str = ""
 
     @property
     def name(self) -> str:
         """The experiment name written to results.csv."""
         parts = [self.label or self.protocol, self.model, self.features, "speaker-norm" if self.speaker_norm else "raw"]
-        return " · ".join(parts + ([] if self.use_augmented else ["no augmentation"]))
+        parts += [] if self.use_augmented else ["no augmentation"]
+        return " · ".join(parts + ([f"+ {self.pool} in training"] if self.pool else []))
 
     @property
     def notes(self) -> str:
@@ -339,11 +342,17 @@ class Experiment:
             if self.speaker_norm
             else "no speaker normalisation"
         )
-        return f"{search}; {norm}" + ("" if self.use_augmented else "; augmented copies not used")
+        pooled = f"; clips of {self.pool} (their own speakers normalised) in every training part" if self.pool else ""
+        return f"{search}; {norm}" + ("" if self.use_augmented else "; augmented copies not used") + pooled
 
 
 def _run_one(
-    experiment: Experiment, table: FeatureTable, grid: str | Mapping[str, Sequence], seed: int, inner_folds: int
+    experiment: Experiment,
+    table: FeatureTable,
+    grid: str | Mapping[str, Sequence],
+    seed: int,
+    inner_folds: int,
+    pool: FeatureTable | None = None,
 ) -> CVResult:
     """One experiment, single-threaded BLAS (several BLAS pools on few cores slow small fits down many times)."""
     kwargs = dict(
@@ -366,7 +375,7 @@ def _run_one(
             result = leaky_search(make_model(experiment.model, seed=seed), table, values, **kwargs)
         else:
             model = tuned_model(experiment.model, grid=grid, seed=seed, inner_folds=inner_folds, table=table)
-            result = cross_validate(model, table, experiment.protocol, **kwargs)
+            result = cross_validate(model, table, experiment.protocol, pool=pool, **kwargs)
     result.per_fold.attrs["seconds"] = time.perf_counter() - start
     return result
 
@@ -380,22 +389,42 @@ def run_experiments(
     inner_folds: int = 3,
     n_jobs: int = 1,
     progress: bool = True,
+    pools: Mapping[str, FeatureTable] | None = None,
 ) -> dict[Experiment, CVResult]:
     """Run every experiment (``tables[experiment.features]``), ``n_jobs`` at a time; results in the given order.
 
     Speaker normalisation (:func:`~ser_utils.normalize.speaker_normalize`) is computed once per table.
-    Each experiment is deterministic, so the results do not depend on ``n_jobs``.
+    Each experiment is deterministic, so the results do not depend on ``n_jobs``. An experiment with a
+    ``pool`` trains on ``pools[experiment.features]`` too (other corpora, the same feature set: see
+    :func:`~ser_utils.evaluation.cross_validate`'s ``pool``).
     """
     experiments = list(dict.fromkeys(experiments))
+    pools = dict(pools or {})
     missing = sorted({e.features for e in experiments} - set(tables))
+    missing += sorted({e.features for e in experiments if e.pool} - set(pools))
     if missing:
-        raise ValueError(f"no feature table for {missing}; tables: {sorted(tables)}")
-    inputs: dict[tuple[str, bool], FeatureTable] = {}
+        raise ValueError(f"no feature table for {missing}; tables: {sorted(tables)}, pools: {sorted(pools)}")
+    if any(e.pool and e.protocol == "leaky" for e in experiments):
+        raise ValueError("the leaky recipe takes no pool: pool other corpora under an honest protocol")
+    inputs: dict[tuple[str, bool, bool], FeatureTable] = {}
     for e in experiments:
-        if (e.features, e.speaker_norm) not in inputs:
-            table = tables[e.features]
-            inputs[(e.features, e.speaker_norm)] = replace(table, X=model_inputs([table], e.speaker_norm)[0])
-    jobs = [(e, inputs[(e.features, e.speaker_norm)], grid, seed, inner_folds) for e in experiments]
+        for pooled in (False, True) if e.pool else (False,):
+            if (e.features, e.speaker_norm, pooled) not in inputs:
+                table = (pools if pooled else tables)[e.features]
+                inputs[(e.features, e.speaker_norm, pooled)] = replace(
+                    table, X=model_inputs([table], e.speaker_norm)[0]
+                )
+    jobs = [
+        (
+            e,
+            inputs[(e.features, e.speaker_norm, False)],
+            grid,
+            seed,
+            inner_folds,
+            inputs[(e.features, e.speaker_norm, True)] if e.pool else None,
+        )
+        for e in experiments
+    ]
     workers = min(cluster.effective_workers(n_jobs), len(jobs)) if jobs else 1
     bar = progress_bar(total=len(jobs), desc="experiments", unit="experiment", disable=not progress)
     results: list[CVResult | None] = [None] * len(jobs)
@@ -438,6 +467,7 @@ def results_table(results: Mapping[Experiment, CVResult]) -> pd.DataFrame:
                 model=e.model,
                 speaker_norm=e.speaker_norm,
                 augmented=e.use_augmented,
+                pool=e.pool,
             ),
             "seconds": result.per_fold.attrs.get("seconds", np.nan),
         }
@@ -480,6 +510,33 @@ def speaker_norm_effect(summary: pd.DataFrame) -> pd.DataFrame:
     return gain.groupby(level="protocol", sort=False).agg(
         mean="mean", min="min", max="max", helps=lambda g: f"{int((g > 0).sum())} of {len(g)}"
     )
+
+
+def pooled_twins(
+    experiments: Sequence[Experiment], pool: str, *, models: Sequence[str] = ("svm", "logreg"), protocol: str = "loso"
+) -> list[Experiment]:
+    """The speaker-normalised ``protocol`` experiments of ``models`` again, with the corpora ``pool`` in every
+    training part (none when ``pool`` is empty): the pairs :func:`pool_effect` compares."""
+    if not pool:
+        return []
+    chosen = [e for e in experiments if e.speaker_norm and e.protocol == protocol and e.model in models and not e.pool]
+    return [replace(e, pool=pool) for e in chosen]
+
+
+def pool_effect(summary: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: UAR trained on this corpus alone, with the pool too, and the change in points
+    (rows of :func:`results_table`; ``pooled`` holds the :func:`pooled_twins`)."""
+    keys = ["protocol", "model", "features", "speaker_norm"]
+    both = summary[summary["pool"].eq("")].merge(pooled, on=keys, suffixes=("", " pooled"))
+    both["Δ (points)"] = 100 * (both["uar pooled"] - both["uar"])
+    shown = {
+        "uar": "alone",
+        "uar_std": "alone std",
+        "uar pooled": "pooled",
+        "uar_std pooled": "pooled std",
+        "Δ (points)": "Δ (points)",
+    }
+    return both.set_index(["model", "features"])[list(shown)].rename(columns=shown)
 
 
 def side_by_side(

@@ -35,7 +35,7 @@ from .features import FeatureTable, align_tables
 from .metrics import chance_levels, scores, summarize
 from .normalize import MODE_OF_KIND, speaker_normalize
 from .progress import progress_bar
-from .rows import is_augmented, mean_std, source_ids
+from .rows import is_augmented, is_pooled, mean_std, source_ids
 from .splits import make_folds
 
 
@@ -146,10 +146,17 @@ def fit_clone(estimator: Any, X: Any, y: np.ndarray, meta: pd.DataFrame) -> Any:
     if "meta" in inspect.signature(fitted.fit).parameters:
         return fitted.fit(X, y, meta=meta)
     if isinstance(fitted, GridSearchCV):
+        own = ~is_pooled(meta)
         speakers = meta["speaker"].to_numpy()
-        groups = speakers if len(np.unique(speakers)) >= 3 else meta["source_id"].to_numpy()
-        fitted.cv = GroupKFold(n_splits=min(fitted.cv.get_n_splits(), len(np.unique(groups))))
-        return fitted.fit(X, y, groups=groups)
+        groups = speakers if len(np.unique(speakers[own])) >= 3 else meta["source_id"].to_numpy()
+        inner = GroupKFold(n_splits=min(fitted.cv.get_n_splits(), len(np.unique(groups[own]))))
+        if own.all():
+            fitted.cv = inner
+            return fitted.fit(X, y, groups=groups)
+        # pooled rows (other corpora) train in every inner fold; only the data's own speakers validate
+        mine, pool = np.flatnonzero(own), np.flatnonzero(~own)
+        fitted.cv = [(np.concatenate([mine[a], pool]), mine[b]) for a, b in inner.split(mine, groups=groups[mine])]
+        return fitted.fit(X, y)
     return fitted.fit(X, y)
 
 
@@ -292,9 +299,14 @@ def _plan(options: Mapping[str, Any]) -> _Plan:
     augmented = is_augmented(meta)
     # Test units are source clips; the leaky recipe scores every row (copy, window) on its own, as its users do.
     units = meta.index.astype(str).to_numpy() if protocol == "leaky" else source_ids(meta)
+    truth_of = pd.Series(y, index=units).groupby(level=0).first()
+    pool = np.array([], dtype=int)
+    if options["pool"] is not None:
+        X, meta, y, pool = _with_pool(X, meta, y, options["pool"], options["speaker_norm"], augmented_too)
     jobs = []
     for fold in folds:
         train = fold.train if augmented_too else fold.train[~augmented[fold.train]]
+        train = np.concatenate([train, pool])
         jobs.append(
             (
                 estimator,
@@ -312,8 +324,41 @@ def _plan(options: Mapping[str, Any]) -> _Plan:
         protocol,
         folds,
         jobs,
-        pd.Series(y, index=units).groupby(level=0).first(),
+        truth_of,
     )
+
+
+def _with_pool(
+    X: list[np.ndarray], meta: pd.DataFrame, y: np.ndarray, pool: Any, speaker_norm: bool, augmented_too: bool
+) -> tuple[list[np.ndarray], pd.DataFrame, np.ndarray, np.ndarray]:
+    """The data with the pooled rows appended (the data's emotions only, each speaker normalised on its own
+    when ``speaker_norm``), and the pooled rows' indices. The pool must share no speaker with the data."""
+    tables = as_tables(pool)
+    extra = tables[0].meta.reset_index(drop=True)
+    extra = extra.assign(source_id=source_ids(extra))
+    shared = sorted(set(extra["speaker"].astype(str)) & set(meta["speaker"].astype(str)))
+    if shared:
+        raise ValueError(
+            f"the pool shares speakers with the data ({', '.join(shared[:5])}): pool other corpora only, "
+            f"never the evaluated one"
+        )
+    X_pool = model_inputs(tables, speaker_norm)
+    wrong = [(x.shape[1:], p.shape[1:]) for x, p in zip(X, X_pool, strict=True) if x.shape[1:] != p.shape[1:]]
+    if wrong:
+        raise ValueError(
+            f"the pool's inputs have shape {wrong[0][1]} where the data's have {wrong[0][0]}: extract the pooled "
+            f"corpora with the same feature set(s) and parameters"
+        )
+    keep = extra["emotion"].astype(str).isin(set(y)).to_numpy()
+    if not augmented_too:
+        keep &= ~is_augmented(extra)
+    if not keep.any():
+        raise ValueError(f"no pooled row has one of the data's emotions ({', '.join(sorted(set(y)))}): nothing to pool")
+    n = len(meta)
+    both = pd.concat([meta.assign(pooled=False), extra[keep].assign(pooled=True)], ignore_index=True)
+    X = [np.concatenate([x, p[keep]]) for x, p in zip(X, X_pool, strict=True)]
+    y = np.concatenate([y, extra.loc[keep, "emotion"].astype(str).to_numpy()])
+    return X, both, y, np.arange(n, len(both))
 
 
 def _outcomes(jobs: Sequence[tuple], n_jobs: int) -> Iterator[dict[str, Any]]:
@@ -342,6 +387,7 @@ def cross_validate(
     use_augmented: bool = True,
     train_corpora: Sequence[str] = (),
     test_corpora: Sequence[str] = (),
+    pool: FeatureTable | Sequence[FeatureTable] | None = None,
     max_folds: int | None = None,
     n_jobs: int = 1,
     progress: bool = True,
@@ -351,6 +397,9 @@ def cross_validate(
     ``tables``: a feature table, or one per input of a multi-input network (rows matched on utt_id).
     ``speaker_norm``: standardise every input per speaker first (:func:`ser_utils.normalize.speaker_normalize`).
     ``use_augmented``: whether augmented copies (training clips only, always) join training.
+    ``pool``: clips of other corpora (the same feature sets) that join every fold's training part: the
+    emotions of ``tables`` only, each speaker normalised on its own when ``speaker_norm``; they never
+    validate (inner folds, early stopping: the data's own training speakers do) and are never tested.
     ``max_folds``: run only the first folds (smoke runs; the fold count says so).
     ``n_jobs``: folds trained at once, in worker processes (-1: one per core); a small network leaves
     most of a second core idle, so two folds at a time nearly halve the time. Each fold is seeded on

@@ -2,7 +2,7 @@
 
 A row is an original clip, one of its windows, or an augmented copy. Every row knows the clip it
 comes from (``source_id``; a table without that column: its own ``utt_id``) and whether it is a copy
-(a non-empty ``augmentation``). Splits, scoring, normalisation and training all ask these questions.
+(a non-empty ``augmentation``), and, in a training part, whether it was pooled from another corpus. Splits, scoring, normalisation and training all ask these questions.
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ def is_augmented(meta: pd.DataFrame) -> np.ndarray:
     if "augmentation" not in meta:
         return np.zeros(len(meta), dtype=bool)
     return meta["augmentation"].fillna("").astype(str).ne("").to_numpy()
+
+
+def is_pooled(meta: pd.DataFrame) -> np.ndarray:
+    """True for rows pooled from other corpora into a training part (``pooled``): they always train, and
+    never validate or test (:func:`ser_utils.evaluation.cross_validate`'s ``pool``)."""
+    if "pooled" not in meta:
+        return np.zeros(len(meta), dtype=bool)
+    return meta["pooled"].fillna(False).astype(bool).to_numpy()
 
 
 def common_rows(metas: Sequence[pd.DataFrame]) -> list[np.ndarray]:

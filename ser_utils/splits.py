@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
 
-from .rows import is_augmented, source_ids
+from .rows import is_augmented, is_pooled, source_ids
 
 PROTOCOLS = ("random", "speaker_kfold", "loso", "lopo", "cross_corpus", "leaky")
 #: Protocols whose training and test parts never share a speaker.
@@ -224,23 +224,25 @@ def validation_split(meta: pd.DataFrame, val_fraction: float, seed: int = 0) -> 
 
     Whole speakers are held out (source clips when there are fewer than 3 speakers), so validation
     asks the question the test does: a voice not heard in training. Validation holds original rows
-    only, and no copy of a validation clip trains.
+    only, and no copy of a validation clip trains. Rows pooled from other corpora (``pooled``) always
+    train: validation speakers come from the data's own.
     """
     meta = meta.reset_index(drop=True)
     n = len(meta)
-    if val_fraction <= 0 or n < 2:
+    own = ~is_pooled(meta)
+    if val_fraction <= 0 or own.sum() < 2:
         return np.arange(n), np.array([], dtype=int)
     sources = source_ids(meta)
     rng = np.random.default_rng(seed)
     speakers = meta["speaker"].astype(str).to_numpy() if "speaker" in meta else None
-    if speakers is not None and len(np.unique(speakers)) >= 3:
-        groups = np.unique(speakers)
+    if speakers is not None and len(np.unique(speakers[own])) >= 3:
+        groups = np.unique(speakers[own])
         n_val = min(len(groups) - 1, max(1, int(round(val_fraction * len(groups)))))
-        held = np.isin(speakers, rng.choice(groups, size=n_val, replace=False))
+        held = np.isin(speakers, rng.choice(groups, size=n_val, replace=False)) & own
     else:
-        unique = np.unique(sources)
+        unique = np.unique(sources[own])
         n_val = min(len(unique) - 1, max(1, int(round(val_fraction * len(unique)))))
-        held = np.isin(sources, rng.choice(unique, size=n_val, replace=False))
+        held = np.isin(sources, rng.choice(unique, size=n_val, replace=False)) & own
     in_val = np.isin(sources, np.unique(sources[held]))
     return np.flatnonzero(~in_val), np.flatnonzero(in_val & ~is_augmented(meta))
 

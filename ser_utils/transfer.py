@@ -1,6 +1,6 @@
 """Transfer learning: which source corpora are here, pre-training (cached on disk), the summary tables.
 
-    found = load_available("ravdess+cremad", data_dir)                    # what is there, and what is not
+    found = load_available(default_source("emovo"), data_dir, emotions=target_emotions)  # every other corpus here
     source = pretrain(source_table, "conv1d5", config=training)           # trained once, then read from the cache
     cross_validate(ZeroShot(source.path), shared_rows, "loso", ...)        # no target training
     cross_validate(FineTuner(source.path, "last_block"), target, "loso", ...)
@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import modelfile, paths
 from .corpora import CorpusNotFoundError
-from .datasets import Dataset, is_synthetic, load_dataset, resolve_dataset
+from .datasets import CORPORA, SYNTHETIC, Dataset, is_synthetic, load_dataset, resolve_dataset
 from .emotions import select_labels
 from .estimators import FINE_TUNING, NetworkClassifier, fit_final
 from .evaluation import CVResult, as_tables
@@ -48,9 +48,13 @@ SUMMARY_ROWS = {
 
 
 def default_source(target: str) -> str:
-    """The source corpora for ``target``: the synthetic RAVDESS and CREMA-D layouts for a synthetic target,
-    the real RAVDESS and CREMA-D otherwise (the reference study's choice)."""
-    return "demo-ravdess+demo-cremad" if is_synthetic(target) else "ravdess+cremad"
+    """The source corpora for ``target``: every corpus but the target's own, pooled (the synthetic layouts
+    for a synthetic target). Those that are not here are left out when loaded (:func:`load_available`);
+    load them with the target's emotions, so that the rest are dropped. The EMOVO study's own choice,
+    RAVDESS and CREMA-D, is ``"ravdess+cremad"``."""
+    own = set(resolve_dataset(target))
+    names = SYNTHETIC if is_synthetic(target) else CORPORA
+    return "+".join(name for name in names if name not in own)
 
 
 @dataclass

@@ -28,6 +28,8 @@ from ser_utils.baselines import (
     leaky_search,
     make_model,
     param_grid,
+    pool_effect,
+    pooled_twins,
     results_table,
     run_experiments,
     select_on_test,
@@ -464,3 +466,32 @@ def test_row_space_gives_a_linear_model_the_same_function_from_fewer_coordinates
     np.testing.assert_allclose(spanned.predict_proba(test), plain.predict_proba(test), atol=1e-4)
     narrow = rng.normal(size=(50, 5))
     np.testing.assert_array_equal(RowSpace().fit(narrow).transform(narrow), narrow)  # fewer columns: left alone
+
+
+def test_pooled_twins_train_on_another_corpus_and_pool_effect_pairs_them() -> None:
+    table = _separable(n_speakers=4)
+    other = _separable(n_speakers=5)
+    other.meta = other.meta.assign(
+        speaker="other_" + other.meta["speaker"], utt_id="other/" + other.meta["utt_id"], corpus="other"
+    )
+    other.meta["source_id"] = other.meta["utt_id"]
+    experiments = [
+        Experiment("toy", m, p, norm) for m in ("svm", "mlp") for p in ("loso", "lopo") for norm in (False, True)
+    ]
+    twins = pooled_twins(experiments, "other")
+    assert twins == [Experiment("toy", "svm", "loso", True, pool="other")]  # speaker-normalised LOSO, svm/logreg
+    assert pooled_twins(experiments, "") == []
+    assert "+ other in training" in twins[0].name and "clips of other" in twins[0].notes
+    alone = run_experiments(experiments[:2], {"toy": table}, grid="small", progress=False)
+    pooled = run_experiments(twins, {"toy": table}, pools={"toy": other}, grid="small", progress=False)
+    n_alone = alone[experiments[1]].per_fold["n_train"]
+    assert (pooled[twins[0]].per_fold["n_train"] == n_alone + len(other.meta)).all()
+    effect = pool_effect(results_table(alone), results_table(pooled))
+    assert effect.index.tolist() == [("svm", "toy")]
+    row = effect.iloc[0]
+    assert row["alone"] == pytest.approx(results_table(alone)["uar"].iloc[1])
+    assert row["Δ (points)"] == pytest.approx(100 * (row["pooled"] - row["alone"]))
+    with pytest.raises(ValueError, match="no feature table"):
+        run_experiments(twins, {"toy": table}, progress=False)  # a pooled experiment needs its pool's table
+    with pytest.raises(ValueError, match="leaky recipe takes no pool"):
+        run_experiments([Experiment("toy", "svm", "leaky", pool="other")], {"toy": table}, pools={"toy": other})

@@ -14,7 +14,7 @@ from sklearn.svm import SVC
 
 from ser_utils.audio import AudioConfig
 from ser_utils.display import plot_result_confusion
-from ser_utils.evaluation import CVResult, cross_validate, cross_validate_many, tuned
+from ser_utils.evaluation import CVResult, cross_validate, cross_validate_many, fit_clone, tuned
 from ser_utils.features import FeatureTable
 from ser_utils.normalize import speaker_normalize
 from ser_utils.results import open_report, read_results
@@ -193,3 +193,53 @@ def test_many_runs_sharing_the_workers_give_what_separate_runs_give() -> None:
         pd.testing.assert_frame_equal(got.per_fold, alone.per_fold)
         pd.testing.assert_frame_equal(got.predictions, alone.predictions)
         assert got.info["seconds"] > 0
+
+
+def _other_corpus(seed: int = 1, emotions=(*EMOTIONS, "surprised")):
+    """A second corpus: other speakers, and one emotion the first does not have."""
+    X, meta = _table(seed=seed)
+    extra_X, extra = X[:24], meta.iloc[:24].copy()
+    extra["emotion"] = [emotions[i % len(emotions)] for i in range(len(extra))]
+    extra_X = np.vstack([X, extra_X])
+    meta = pd.concat([meta, extra], ignore_index=True)
+    meta["speaker"] = "other_" + meta["speaker"]
+    meta["utt_id"] = "other/" + meta.index.astype(str)
+    meta["source_id"] = meta["utt_id"]
+    meta["corpus"] = "other"
+    return _as_table(extra_X, meta)
+
+
+def test_a_pool_trains_in_every_fold_and_is_never_tested_or_validated() -> None:
+    X, meta = _table()
+    pool = _other_corpus()
+    plain = _cv(X, meta, "loso", estimator=LogisticRegression(max_iter=500))
+    pooled = _cv(X, meta, "loso", estimator=LogisticRegression(max_iter=500), pool=pool)
+    in_pool = int(pool.meta["emotion"].isin(EMOTIONS).sum())  # "surprised" rows are dropped
+    assert in_pool < len(pool.meta)
+    assert (pooled.per_fold["n_train"] == plain.per_fold["n_train"] + in_pool).all()
+    assert pooled.predictions["source_id"].tolist() == plain.predictions["source_id"].tolist()  # the data's clips only
+    assert pooled.labels == sorted(EMOTIONS)
+    # a nested search validates on the data's own training speakers only
+    search = tuned(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), {"logisticregression__C": [0.1, 1]}
+    )
+    train = meta.assign(pooled=False)
+    both = pd.concat([train, pool.meta.assign(pooled=True)], ignore_index=True)
+    fitted = fit_clone(search, np.vstack([X, pool.X]), both["emotion"].to_numpy(), both)
+    pooled_rows = set(np.flatnonzero(both["pooled"]))
+    assert all(pooled_rows <= set(a) and pooled_rows.isdisjoint(b) for a, b in fitted.cv)
+    assert len(fitted.cv) == 3
+
+
+def test_a_pool_must_be_other_speakers_with_the_same_inputs_and_shared_emotions() -> None:
+    X, meta = _table()
+    same_speakers = _as_table(X, meta.assign(utt_id="copy/" + meta["utt_id"], source_id="copy/" + meta["utt_id"]))
+    with pytest.raises(ValueError, match="shares speakers"):
+        _cv(X, meta, "loso", pool=same_speakers)
+    pool = _other_corpus()
+    narrow = _as_table(pool.X[:, :4], pool.meta)
+    with pytest.raises(ValueError, match="same feature set"):
+        _cv(X, meta, "loso", pool=narrow)
+    elsewhere = _as_table(pool.X, pool.meta.assign(emotion="surprised"))
+    with pytest.raises(ValueError, match="no pooled row"):
+        _cv(X, meta, "loso", pool=elsewhere)

@@ -354,3 +354,17 @@ print("ok")
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
     fs = FEATURE_SETS["prosody"]
     assert must_isolate(fs, fs.resolve()) == ("tensorflow" in sys.modules)
+
+
+def test_extract_sets_extracts_each_part_once_and_combines_names_with_a_plus(corpus, tmp_path):
+    from ser_utils.features import extract_sets
+
+    root = tmp_path / "c"
+    tables = extract_sets(corpus, ["mfcc_mean", "mfcc_mean+stats"], n_jobs=1, progress=False, cache_root=root)
+    assert list(tables) == ["mfcc_mean", "mfcc_mean+stats"]
+    alone = extract_features(corpus, "stats", n_jobs=1, progress=False, cache_root=root)
+    assert alone.timing["from_cache"] == 4  # extracted by extract_sets, not again
+    combined = tables["mfcc_mean+stats"]
+    assert combined.feature_set == "mfcc_mean+stats"
+    assert combined.X.shape == (4, tables["mfcc_mean"].X.shape[1] + alone.X.shape[1])
+    np.testing.assert_array_equal(combined.X[:, : tables["mfcc_mean"].X.shape[1]], tables["mfcc_mean"].X)

@@ -313,3 +313,19 @@ def test_without_embedding_weights_04_says_how_to_enable_them_and_goes_on(quick_
     assert reason.startswith("skipped: ") and ("fetch whisper" in reason or "pip install keras-hub" in reason)
     assert "LOSO UAR (best)" in headlines  # the rest of the notebook ran
     assert "whisper embeddings" in (out / "index.html").read_text()  # the index says so too
+
+
+@pytest.mark.slow
+def test_quick_run_pools_other_corpora_into_the_training_parts_of_04(quick_run) -> None:
+    import pandas as pd
+
+    _, out = quick_run
+    results = pd.read_csv(out / "results.csv")
+    rows = results[(results["notebook"] == "04_svm_baseline") & results["experiment"].str.endswith("in training")]
+    assert len(rows) >= 2 and set(rows["model"]) == {"svm", "logreg"}
+    assert rows["experiment"].str.contains("speaker-norm · + demo-ravdess+demo-cremad in training", regex=False).all()
+    assert set(rows["protocol"]) == {"loso"}
+    alone = results[(results["notebook"] == "04_svm_baseline") & ~results["experiment"].str.endswith("in training")]
+    assert all(e.rsplit(" · + ", 1)[0] in set(alone["experiment"]) for e in rows["experiment"])  # each beside its twin
+    headlines = json.loads((out / "headlines" / "04_svm_baseline.json").read_text())
+    assert 0 <= headlines["LOSO UAR (best, demo-ravdess+demo-cremad pooled)"] <= 1

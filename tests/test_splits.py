@@ -216,3 +216,15 @@ def test_validation_split_can_be_switched_off() -> None:
     assert len(val) == 0 and list(train) == list(range(len(meta)))
     train, val = validation_split(meta.head(1), 0.5)
     assert len(val) == 0 and list(train) == [0]
+
+
+def test_validation_split_never_holds_out_pooled_rows() -> None:
+    own = _meta(speakers=4)
+    other = _meta(speakers=6).assign(speaker=lambda m: "other_" + m["speaker"], utt_id=lambda m: "o/" + m["utt_id"])
+    other["source_id"] = other["utt_id"]
+    both = pd.concat([own.assign(pooled=False), other.assign(pooled=True)], ignore_index=True)
+    for seed in range(5):
+        train, val = validation_split(both, 0.5, seed=seed)
+        assert not both["pooled"].iloc[val].any()  # only the data's own speakers validate
+        assert set(np.flatnonzero(both["pooled"])) <= set(train)  # every pooled row trains
+        assert both["speaker"].iloc[val].nunique() == 2  # half of the 4 own speakers, not of all 10

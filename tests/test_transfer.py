@@ -106,8 +106,10 @@ def _target(emotions=("angry", "sad", "disgust"), **kwargs) -> FeatureTable:
 
 
 def test_default_source_and_shared_emotions() -> None:
-    assert default_source("demo") == "demo-ravdess+demo-cremad"
-    assert default_source("emovo") == "ravdess+cremad"
+    assert default_source("demo") == "demo-ravdess+demo-cremad"  # every other synthetic layout
+    assert default_source("emovo") == "ravdess+cremad+savee+tess+emodb"  # every other corpus, pooled
+    assert default_source("emodb") == "emovo+ravdess+cremad+savee+tess"
+    assert default_source("superset") == "emovo+emodb"  # none of the target's own components
     assert shared_emotions(["sad", "angry", "calm"], ["angry", "sad", "disgust"]) == ["angry", "sad"]
 
 

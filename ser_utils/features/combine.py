@@ -1,5 +1,6 @@
 """Feature tables used together: columns side by side (:func:`combine_tables`) or rows matched
-across the inputs of a multi-input network (:func:`align_tables`). Rows are matched on ``utt_id``."""
+across the inputs of a multi-input network (:func:`align_tables`). Rows are matched on ``utt_id``.
+:func:`extract_sets` extracts several sets of one manifest, combinations (``"a+b"``) included."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..rows import common_rows
-from .engine import FeatureTable
+from .engine import FeatureTable, extract_features
 
 
 def align_tables(tables: Sequence[FeatureTable]) -> list[FeatureTable]:
@@ -123,3 +124,13 @@ def _combined_skipped(tables: list[FeatureTable], common: set) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True).drop_duplicates("utt_id").reindex(columns=columns).reset_index(drop=True)
+
+
+def extract_sets(manifest: pd.DataFrame, names: Sequence[str], **kwargs) -> dict[str, FeatureTable]:
+    """The feature tables called ``names`` for ``manifest``: each set extracted once (cached), a name joined by
+    ``+`` (``"kaggle162+prosody"``) the combination of its parts. ``kwargs`` go to ``extract_features``."""
+    parts = {part: None for name in names for part in name.split("+")}
+    tables = {part: extract_features(manifest, part, **kwargs) for part in parts}
+    return {
+        name: tables[name] if name in tables else combine_tables([tables[p] for p in name.split("+")]) for name in names
+    }
