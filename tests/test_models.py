@@ -30,6 +30,7 @@ TINY = {
     "bilstm": ([(6, 12)], {"units": 8}),
     "cnn2d": ([(16, 16)], {"filters": (4, 8)}),
     "resnet": ([(16, 16)], {"width": 4, "blocks": (1, 1, 1, 1)}),
+    "statpool": ([(6, 12)], {"filters": (8, 8), "hidden": 8, "attention": 4}),
     "fusion": ([(24,), (9,)], {"filters": (8, 8)}),
     "fusion2d": ([(12, 16), (9,)], {"filters": (4, 8)}),
 }
@@ -224,3 +225,26 @@ def test_a_visible_gpu_gets_mixed_precision_and_is_named(monkeypatch) -> None:
         keras.mixed_precision.set_global_policy("float32")
     monkeypatch.undo()
     assert backend.device_info()["device"].startswith("CPU")
+
+
+def test_statistics_pooling_gives_mean_and_variance_over_frames_and_attention_weights_them(tmp_path) -> None:
+    from ser_utils.models.pooling import statistics_pooling
+
+    frames = np.random.default_rng(0).normal(size=(3, 7, 4)).astype(np.float32)
+    inp = keras.Input(shape=(7, 4))
+    plain = keras.Model(inp, statistics_pooling(inp))
+    out = np.asarray(plain(frames))
+    np.testing.assert_allclose(out[:, :4], frames.mean(axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[:, 4:], frames.var(axis=1), rtol=1e-4, atol=1e-5)
+    attentive = keras.Model(inp, statistics_pooling(inp, attention=5))
+    weighted = np.asarray(attentive(frames))
+    assert (weighted[:, :4] >= frames.min(axis=1) - 1e-5).all() and (weighted[:, :4] <= frames.max(axis=1) + 1e-5).all()
+    score = attentive.get_layer("pool_attention_score")
+    score.set_weights([np.zeros_like(w) for w in score.get_weights()])  # equal scores: every frame counts the same
+    np.testing.assert_allclose(np.asarray(attentive(frames)), out, rtol=1e-4, atol=1e-5)
+    # built-in layers only: the saved network loads without this package's code
+    network = build_model("statpool", [(6, 12)], 3, attention=4, filters=(4, 4), hidden=4)
+    network.save(tmp_path / "statpool.keras")
+    again = keras.models.load_model(tmp_path / "statpool.keras")
+    x = np.random.default_rng(1).normal(size=(2, 6, 12)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(network(x)), rtol=1e-5)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import cnn, fusion, recurrent
+from . import cnn, fusion, pooling, recurrent
 
 #: Feature-set kinds each input kind accepts (a windowed set is a vector per window).
 ACCEPTS = {"vector": ("vector", "windows"), "sequence": ("sequence",), "image": ("image",)}
@@ -102,6 +102,9 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
     _spec("resnet", cnn.resnet, ["logmel"], ["image"], ["band"],
           "ResNet-34-style (basic blocks 3-4-6-3), from scratch; ImageNet ResNet-50 when weights are given",
           "000 DeepEmoNet: log-mel + ResNet34"),
+    _spec("statpool", pooling.statpool, ["logmel"], ["image"], ["band"],
+          "3 × dilated Conv1D over log-mel frames → mean and variance over time (attentive: attention > 0) → dense",
+          "a recipe (x-vector-style statistics pooling), not a reference architecture"),
     _spec("fusion", fusion.fusion, ["kaggle162", "stats"], ["vector", "vector"], ["feature", "feature"],
           "Conv1D deep features (32) ⊕ statistics + gender → MLP / LSTM / BiLSTM head",
           "001 SER-FusionNet", multi_input=True),
