@@ -127,12 +127,15 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
             else pd.concat([h.assign(member=j) for j, (_, h, _) in enumerate(members, 1)], ignore_index=True)
         )
         epochs = np.concatenate([steady_epoch_seconds(m[1]) for m in members])
+        first = members[0][1]
         self.fit_info_ = {
             "n_val": int(len(val)),
             "epochs": int(sum(len(m[1]) for m in members)),
             "best_epoch": int(members[0][2]),
             "s/epoch": round(float(epochs.mean()), 3),
         }
+        if "val_accuracy" in first and len(first) >= members[0][2] >= 1:  # what the validation speakers scored
+            self.fit_info_["val_accuracy"] = round(float(first["val_accuracy"].iloc[members[0][2] - 1]), 4)
         self.run_info_ = {
             "device": device["device"],
             "precision": device["precision"],

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluation import CVResult
+from .evidence import per_speaker, validation_gap
 from .rows import mean_std
 
 #: A fold whose validation loss was lowest by this epoch "stopped early" (the network fit its training speakers fast).
@@ -76,6 +77,20 @@ def network_takeaways(
                 else "most folds kept improving for a while before stopping."
             )
         )
+    promised = validation_gap({name: best})
+    if len(promised):
+        row = promised.iloc[0]
+        lines.append(
+            f"**{name}**'s validation speakers scored {row['validation accuracy']:.3f} accuracy at the epochs they "
+            f"chose, its test speakers {row['test accuracy']:.3f} ("
+            + (
+                f"validation promised more in {row['folds where validation was higher']} folds: the epochs were "
+                "chosen on voices that flattered the network"
+                if row["gap"] > 0.05
+                else "validation was a fair guide to the test speaker"
+            )
+            + ")."
+        )
     for lopo_name, result in (lopo or {}).items():
         if lopo_name in results:
             gap = result.mean() - results[lopo_name].mean()
@@ -113,6 +128,10 @@ def transfer_takeaways(
                 f"{protocol.upper()}: transfer ({transfer}) {moved.cell()} against the target alone {scratch.cell()}, "
                 f"{'a gain' if gap > 0 else 'a loss'} of {abs(gap):.3f}, {_settled(gap, _std(scratch))}."
             )
+            if protocol == "loso":
+                each = per_speaker({"transfer": moved, "target only": scratch})
+                ahead = int((each["transfer"] > each["target only"]).sum())
+                lines.append(f"Speaker by speaker, transfer is ahead on {ahead} of {len(each)} test speakers.")
     random, loso = results.get(("scratch", False, "random")), results.get(("scratch", False, "loso"))
     if random is not None and loso is not None:
         lines.append(

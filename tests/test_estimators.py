@@ -19,7 +19,7 @@ from ser_utils.training import TrainConfig  # noqa: E402
 
 TINY = {"filters": 8}
 #: What a network adds to the per-fold table.
-NETWORK_COLUMNS = {"n_val", "epochs", "best_epoch", "s/epoch"}
+NETWORK_COLUMNS = {"n_val", "epochs", "best_epoch", "s/epoch", "val_accuracy"}
 
 
 def test_network_classifier_clones_to_an_unfitted_copy_with_the_same_parameters(toy_table) -> None:
@@ -48,6 +48,8 @@ def test_a_fitted_network_reports_its_training(toy_table) -> None:
     assert set(network.fit_info_) == NETWORK_COLUMNS
     assert network.fit_info_["epochs"] == len(network.history_) == 2 and 1 <= network.fit_info_["best_epoch"] <= 2
     assert network.fit_info_["n_val"] == 9  # one whole speaker of three (3 sentences x 3 emotions)
+    best = network.fit_info_["best_epoch"]  # what the validation speaker scored at the chosen epoch
+    assert network.fit_info_["val_accuracy"] == pytest.approx(network.history_["val_accuracy"].iloc[best - 1], abs=1e-4)
     assert {"loss", "val_loss", "accuracy", "val_accuracy", "seconds"} <= set(network.history_.columns)
     assert network.run_info_["device"].startswith(("CPU", "GPU")) and network.run_info_["parameters"] > 0
     proba = network.predict_proba(table.X)

@@ -63,9 +63,14 @@ def test_transfer_takeaways_compare_with_the_target_alone() -> None:
         )
     )
     assert "LOSO: transfer (last_block) 0.420 ± 0.028 against the target alone 0.350 ± 0.071, a gain of 0.070" in text
+    assert "transfer is ahead on 2 of 2 test speakers" in text  # 0.40 > 0.30 and 0.44 > 0.40
     assert "+0.260 from letting test speakers into training" in text
     assert "Augmentation under LOSO (target only): 0.250 ± 0.071 against 0.350 ± 0.071, a loss of 0.100" in text
     assert "zero-shot" in text
+    results[("last_block", False, "loso")] = _result("t", [0.40, 0.35])
+    assert "ahead on 1 of 2 test speakers" in " ".join(
+        transfer_takeaways(results, transfer="last_block", protocols=["loso"])
+    )
     assert transfer_takeaways({}, transfer=None, protocols=["loso"]) == ["No fine-tuning run to compare."]
     assert as_markdown(["a", "b"]).endswith("- a\n- b")
 
