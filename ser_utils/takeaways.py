@@ -87,7 +87,13 @@ def network_takeaways(
                 f"validation promised more in {row['folds where validation was higher']} folds: the epochs were "
                 "chosen on voices that flattered the network"
                 if row["gap"] > 0.05
-                else "validation was a fair guide to the test speaker"
+                else "on average validation did not over-promise"
+            )
+            + (
+                f"; fold by fold it hardly tracked the test speaker (correlation {row['correlation across folds']:.2f}):"
+                " a few validation speakers are a noisy guide to the next voice"
+                if row["correlation across folds"] < 0.3
+                else ""
             )
             + ")."
         )

@@ -39,4 +39,7 @@ def test_validation_gap_compares_the_chosen_epoch_with_the_test_speaker() -> Non
     assert gap.loc["fair", "correlation across folds"] > 0.9
     lines = " ".join(network_takeaways({"optimistic": optimistic}))
     assert "validation promised more in 3 of 3 folds" in lines
-    assert "a fair guide" in " ".join(network_takeaways({"fair": fair}))
+    fair_lines = " ".join(network_takeaways({"fair": fair}))
+    assert "did not over-promise" in fair_lines and "noisy guide" not in fair_lines  # it tracked the folds too
+    erratic = _result([0.3, 0.5, 0.4], val=[0.45, 0.35, 0.4])  # no higher on average, but the wrong way round
+    assert "hardly tracked the test speaker (correlation -1.00)" in " ".join(network_takeaways({"erratic": erratic}))
