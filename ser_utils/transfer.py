@@ -104,6 +104,15 @@ def load_available(name: str, data_dir: Any = None, **kwargs: Any) -> Availabili
     return found
 
 
+def load_pool(pool: str, target: str, data_dir: Any = None, **kwargs: Any) -> Availability:
+    """The corpora ``pool`` names, as far as they are here: ``"all"`` is every corpus but the target's own
+    (:func:`default_source`), ``""`` none. ``kwargs`` as for :func:`load_available` (give the target's
+    emotions, so that the pool's others are dropped)."""
+    if not pool:
+        return Availability("")
+    return load_available(default_source(target) if pool == "all" else pool, data_dir, **kwargs)
+
+
 def merge_datasets(datasets: Sequence[Dataset], emotions: Sequence[str] | None = None) -> Dataset:
     """One dataset of several loaded ones (as ``load_dataset("a+b")`` would give), keeping only ``emotions``
     when given; nothing is read again."""
@@ -283,6 +292,7 @@ __all__ = [
     "SUMMARY_ROWS",
     "cross_corpus_dataset",
     "default_source",
+    "load_pool",
     "gains",
     "load_available",
     "merge_datasets",

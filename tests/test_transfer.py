@@ -24,6 +24,7 @@ from ser_utils.transfer import (  # noqa: E402
     STRATEGIES,
     cross_corpus_dataset,
     default_source,
+    load_pool,
     gains,
     load_available,
     per_corpus,
@@ -120,6 +121,10 @@ def test_load_available_names_what_is_missing(tmp_path) -> None:
     assert "emovo" in found.message() and "using 'demo-cremad'" in found.message()
     nothing = load_available("emovo", tmp_path)
     assert nothing.dataset is None and nothing.name is None and "none of the corpora" in nothing.message()
+    # a pool: "all" is every corpus but the target's own, "" is none
+    everything_else = load_pool("all", "emovo", tmp_path)
+    assert set(everything_else.missing) == {"ravdess", "cremad", "savee", "tess", "emodb"}
+    assert load_pool("", "emovo", tmp_path).dataset is None and load_pool("", "emovo", tmp_path).name is None
     # cross-corpus: both groups in one dataset, on the emotions they share (RAVDESS calm merged into neutral)
     ravdess = load_available("demo-ravdess", tmp_path, synthetic_size="small", merge={"calm": "neutral"})
     both, common = cross_corpus_dataset(ravdess, found)
