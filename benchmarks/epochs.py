@@ -38,7 +38,7 @@ SHAPES = {
 }
 #: Rows per clip of a set (window160 cuts clips into windows, about 1.7 per clip).
 ROWS_PER_CLIP = {"window160": 1.7}
-DEFAULT_MODELS = ("cnn1", "cnn4", "conv1d5", "crnn", "fusion", "lstm", "bilstm", "cnn2d", "resnet")
+DEFAULT_MODELS = ("cnn1", "cnn4", "conv1d5", "crnn", "fusion", "lstm", "bilstm", "cnn2d", "resnet", "statpool")
 
 
 def time_epochs(

@@ -406,11 +406,18 @@ def run_experiments(
         raise ValueError(f"no feature table for {missing}; tables: {sorted(tables)}, pools: {sorted(pools)}")
     if any(e.pool and e.protocol == "leaky" for e in experiments):
         raise ValueError("the leaky recipe takes no pool: pool other corpora under an honest protocol")
+    for e in experiments:  # a pool's table must hold the corpora its experiment names
+        corpora = set(pools[e.features].meta.get("corpus", pd.Series(dtype=str)).astype(str)) if e.pool else set()
+        if corpora - set(e.pool.split("+")):
+            raise ValueError(f"{e.name}: the pool table of {e.features} holds {sorted(corpora)}, not {e.pool!r}")
     inputs: dict[tuple[str, bool, bool], FeatureTable] = {}
     for e in experiments:
         for pooled in (False, True) if e.pool else (False,):
             if (e.features, e.speaker_norm, pooled) not in inputs:
                 table = (pools if pooled else tables)[e.features]
+                if pooled:  # the data's emotions only, before each pooled speaker is normalised
+                    wanted = set(tables[e.features].meta["emotion"].astype(str))
+                    table = table.take(np.flatnonzero(table.meta["emotion"].astype(str).isin(wanted).to_numpy()))
                 inputs[(e.features, e.speaker_norm, pooled)] = replace(
                     table, X=model_inputs([table], e.speaker_norm)[0]
                 )
@@ -526,7 +533,7 @@ def pooled_twins(
 def pool_effect(summary: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
     """Per configuration: UAR trained on this corpus alone, with the pool too, and the change in points
     (rows of :func:`results_table`; ``pooled`` holds the :func:`pooled_twins`)."""
-    keys = ["protocol", "model", "features", "speaker_norm"]
+    keys = ["protocol", "model", "features", "speaker_norm", "augmented", "label"]
     both = summary[summary["pool"].eq("")].merge(pooled, on=keys, suffixes=("", " pooled"))
     both["Δ (points)"] = 100 * (both["uar pooled"] - both["uar"])
     shown = {

@@ -342,8 +342,9 @@ def _with_pool(
             f"the pool shares speakers with the data ({', '.join(shared[:5])}): pool other corpora only, "
             f"never the evaluated one"
         )
-    X_pool = model_inputs(tables, speaker_norm)
-    wrong = [(x.shape[1:], p.shape[1:]) for x, p in zip(X, X_pool, strict=True) if x.shape[1:] != p.shape[1:]]
+    wrong = [
+        (x.shape[1:], np.shape(t.X)[1:]) for x, t in zip(X, tables, strict=True) if x.shape[1:] != np.shape(t.X)[1:]
+    ]
     if wrong:
         raise ValueError(
             f"the pool's inputs have shape {wrong[0][1]} where the data's have {wrong[0][0]}: extract the pooled "
@@ -351,13 +352,15 @@ def _with_pool(
         )
     keep = extra["emotion"].astype(str).isin(set(y)).to_numpy()
     if not augmented_too:
-        keep &= ~is_augmented(extra)
+        keep = keep & ~is_augmented(extra)
     if not keep.any():
         raise ValueError(f"no pooled row has one of the data's emotions ({', '.join(sorted(set(y)))}): nothing to pool")
+    rows = np.flatnonzero(keep)
+    X_pool = model_inputs([t.take(rows) for t in tables], speaker_norm)  # normalised on the rows that train
     n = len(meta)
-    both = pd.concat([meta.assign(pooled=False), extra[keep].assign(pooled=True)], ignore_index=True)
-    X = [np.concatenate([x, p[keep]]) for x, p in zip(X, X_pool, strict=True)]
-    y = np.concatenate([y, extra.loc[keep, "emotion"].astype(str).to_numpy()])
+    both = pd.concat([meta.assign(pooled=False), extra.iloc[rows].assign(pooled=True)], ignore_index=True)
+    X = [np.concatenate([x, p]) for x, p in zip(X, X_pool, strict=True)]
+    y = np.concatenate([y, extra["emotion"].astype(str).to_numpy()[rows]])
     return X, both, y, np.arange(n, len(both))
 
 

@@ -30,12 +30,19 @@ def per_speaker(results: Mapping[str, CVResult], metric: str = "uar") -> pd.Data
 
 
 def validation_gap(results: Mapping[str, CVResult]) -> pd.DataFrame:
-    """Per network: mean accuracy of the validation speakers at the chosen epoch, of the test speakers, the gap
-    between them, and in how many folds validation promised more (networks trained with validation only)."""
+    """Per network: mean accuracy of the validation data at the chosen epoch, of the test speakers, the gap
+    between them, and in how many folds validation promised more (folds trained with validation only).
+
+    Validation accuracy counts rows (a clip's windows each count), test accuracy counts clips; with fewer
+    than three training speakers the validation data are held-out clips of the training voices.
+    """
     rows = {}
     for name, result in results.items():
         folds = result.per_fold
         if "val_accuracy" not in folds:
+            continue
+        folds = folds.dropna(subset=["val_accuracy"])
+        if folds.empty:
             continue
         gap = folds["val_accuracy"].astype(float) - folds["accuracy"].astype(float)
         rows[name] = {

@@ -243,7 +243,7 @@ def validation_split(meta: pd.DataFrame, val_fraction: float, seed: int = 0) -> 
         unique = np.unique(sources[own])
         n_val = min(len(unique) - 1, max(1, int(round(val_fraction * len(unique)))))
         held = np.isin(sources, rng.choice(unique, size=n_val, replace=False)) & own
-    in_val = np.isin(sources, np.unique(sources[held]))
+    in_val = np.isin(sources, np.unique(sources[held])) & own
     return np.flatnonzero(~in_val), np.flatnonzero(in_val & ~is_augmented(meta))
 
 

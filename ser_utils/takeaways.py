@@ -81,17 +81,17 @@ def network_takeaways(
     if len(promised):
         row = promised.iloc[0]
         lines.append(
-            f"**{name}**'s validation speakers scored {row['validation accuracy']:.3f} accuracy at the epochs they "
+            f"**{name}**'s validation data scored {row['validation accuracy']:.3f} accuracy at the epochs they "
             f"chose, its test speakers {row['test accuracy']:.3f} ("
             + (
                 f"validation promised more in {row['folds where validation was higher']} folds: the epochs were "
-                "chosen on voices that flattered the network"
+                "chosen on data that flattered the network"
                 if row["gap"] > 0.05
                 else "on average validation did not over-promise"
             )
             + (
                 f"; fold by fold it hardly tracked the test speaker (correlation {row['correlation across folds']:.2f}):"
-                " a few validation speakers are a noisy guide to the next voice"
+                " a little validation data is a noisy guide to the next voice"
                 if row["correlation across folds"] < 0.3
                 else ""
             )

@@ -243,3 +243,35 @@ def test_a_pool_must_be_other_speakers_with_the_same_inputs_and_shared_emotions(
     elsewhere = _as_table(pool.X, pool.meta.assign(emotion="surprised"))
     with pytest.raises(ValueError, match="no pooled row"):
         _cv(X, meta, "loso", pool=elsewhere)
+
+
+class _PairedRows(LogisticRegression):
+    """A logistic regression that checks, before fitting, that every pooled row still carries its own label
+    (the pool's last column holds the label's index) and that no pooled row is an augmented copy."""
+
+    def fit(self, X, y, meta=None):
+        pooled = meta["pooled"].to_numpy(bool)
+        assert pooled.any()
+        codes = np.array([EMOTIONS.index(e) for e in y[pooled]])
+        np.testing.assert_array_equal(X[pooled, -1], codes)
+        assert (meta.loc[pooled, "augmentation"] == "").all()
+        return super().fit(X, y)
+
+
+def test_pooled_rows_keep_their_labels_and_copies_stay_out_when_asked() -> None:
+    X, meta = _table(copies=1)
+    pool = _other_corpus()
+    pool_meta = pool.meta.assign(augmentation="")
+    copies = pool_meta.iloc[:10].assign(augmentation="noise0", utt_id=lambda m: m["utt_id"] + "#noise0")
+    pool_meta = pd.concat([pool_meta, copies], ignore_index=True)
+    labels = [EMOTIONS.index(e) if e in EMOTIONS else -1 for e in pool_meta["emotion"]]
+    pool_X = np.vstack([pool.X, pool.X[:10]])
+    pool_X[:, -1] = labels  # the label, written into the features: misaligned rows would show
+    X = X.copy()
+    X[:, -1] = [EMOTIONS.index(e) for e in meta["emotion"]]
+    result = _cv(
+        X, meta, "loso", estimator=_PairedRows(max_iter=300), pool=_as_table(pool_X, pool_meta), use_augmented=False
+    )
+    in_pool = int(pool.meta["emotion"].isin(EMOTIONS).sum())  # originals of the data's emotions, no copies
+    own = int((meta["augmentation"] == "").sum() * 7 / 8)  # seven of eight speakers train, originals only
+    assert (result.per_fold["n_train"] == own + in_pool).all()

@@ -248,3 +248,16 @@ def test_statistics_pooling_gives_mean_and_variance_over_frames_and_attention_we
     again = keras.models.load_model(tmp_path / "statpool.keras")
     x = np.random.default_rng(1).normal(size=(2, 6, 12)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(again(x)), np.asarray(network(x)), rtol=1e-5)
+
+
+def test_statistics_pooling_stays_in_float32_under_mixed_precision() -> None:
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        network = build_model("statpool", [(6, 12)], 3, filters=(4, 4), hidden=4)
+        assert network.get_layer("conv1").compute_dtype == "float16"  # the convolutions run in half precision
+        assert network.get_layer("pool_variance").compute_dtype == "float32"  # E[x²] − E[x]² does not
+        big = np.full((2, 6, 12), 300.0, np.float32)  # squares beyond float16's range (65504)
+        assert np.isfinite(np.asarray(network(big))).all()
+    finally:
+        keras.mixed_precision.set_global_policy(before)

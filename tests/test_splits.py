@@ -228,3 +228,9 @@ def test_validation_split_never_holds_out_pooled_rows() -> None:
         assert not both["pooled"].iloc[val].any()  # only the data's own speakers validate
         assert set(np.flatnonzero(both["pooled"])) <= set(train)  # every pooled row trains
         assert both["speaker"].iloc[val].nunique() == 2  # half of the 4 own speakers, not of all 10
+    # a pooled row that shares a clip id with a held-out clip still trains
+    clash = both.copy()
+    clash.loc[clash["pooled"], "source_id"] = own["source_id"].iloc[0]
+    train, val = validation_split(clash, 0.99, seed=1)
+    assert 0 in set(val)  # the clip whose id the pooled rows share is held out ...
+    assert set(np.flatnonzero(clash["pooled"])) <= set(train)  # ... and they train all the same

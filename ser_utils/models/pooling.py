@@ -23,19 +23,22 @@ def statistics_pooling(x, attention: int = 0, name: str = "pool"):
     that many hidden units (attentive statistics pooling); 0: every frame counts the same.
     """
     L = keras_module().layers
-    squares = L.Multiply(name=f"{name}_squares")([x, x])
+    f32 = {"dtype": "float32"}  # E[x²] − E[x]² in float16 (mixed precision on a GPU) loses the variance
+    squares = L.Multiply(name=f"{name}_squares", **f32)([x, x])
     if attention:
         hidden = L.Dense(attention, activation="tanh", name=f"{name}_attention_hidden")(x)
-        weights = L.Softmax(axis=1, name=f"{name}_attention")(L.Dense(1, name=f"{name}_attention_score")(hidden))
-        mean = L.Flatten(name=f"{name}_mean")(L.Dot(axes=1, name=f"{name}_weighted_sum")([weights, x]))
-        mean_sq = L.Flatten(name=f"{name}_mean_squares")(
-            L.Dot(axes=1, name=f"{name}_weighted_squares")([weights, squares])
+        score = L.Dense(1, name=f"{name}_attention_score", **f32)(hidden)
+        weights = L.Softmax(axis=1, name=f"{name}_attention", **f32)(score)
+        mean = L.Flatten(name=f"{name}_mean", **f32)(L.Dot(axes=1, name=f"{name}_weighted_sum", **f32)([weights, x]))
+        mean_sq = L.Flatten(name=f"{name}_mean_squares", **f32)(
+            L.Dot(axes=1, name=f"{name}_weighted_squares", **f32)([weights, squares])
         )
     else:
-        mean = L.GlobalAveragePooling1D(name=f"{name}_mean")(x)
-        mean_sq = L.GlobalAveragePooling1D(name=f"{name}_mean_squares")(squares)
-    variance = L.Subtract(name=f"{name}_variance")([mean_sq, L.Multiply(name=f"{name}_mean_squared")([mean, mean])])
-    return L.Concatenate(name=f"{name}_statistics")([mean, variance])
+        mean = L.GlobalAveragePooling1D(name=f"{name}_mean", **f32)(x)
+        mean_sq = L.GlobalAveragePooling1D(name=f"{name}_mean_squares", **f32)(squares)
+    mean_squared = L.Multiply(name=f"{name}_mean_squared", **f32)([mean, mean])
+    variance = L.Subtract(name=f"{name}_variance", **f32)([mean_sq, mean_squared])
+    return L.Concatenate(name=f"{name}_statistics", **f32)([mean, variance])
 
 
 def statpool(
