@@ -34,7 +34,7 @@ from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 from . import cluster
-from .evaluation import CVResult, cross_validate, fit_clone, model_inputs, tuned
+from .evaluation import CVResult, cross_validate, fit_clone, model_inputs, pooled_tables, tuned
 from .features import PRETRAINED, FeatureTable, column_blocks, parallel
 from .metrics import chance_levels
 from .progress import progress_bar
@@ -327,7 +327,8 @@ class Experiment:
         """The experiment name written to results.csv."""
         parts = [self.label or self.protocol, self.model, self.features, "speaker-norm" if self.speaker_norm else "raw"]
         parts += [] if self.use_augmented else ["no augmentation"]
-        return " · ".join(parts + ([f"+ {self.pool} in training"] if self.pool else []))
+        parts += [f"+ {self.pool} in training"] if self.pool else []
+        return " · ".join(parts)
 
     @property
     def notes(self) -> str:
@@ -414,12 +415,11 @@ def run_experiments(
     for e in experiments:
         for pooled in (False, True) if e.pool else (False,):
             if (e.features, e.speaker_norm, pooled) not in inputs:
-                table = (pools if pooled else tables)[e.features]
-                if pooled:  # the data's emotions only, before each pooled speaker is normalised
-                    wanted = set(tables[e.features].meta["emotion"].astype(str))
-                    table = table.take(np.flatnonzero(table.meta["emotion"].astype(str).isin(wanted).to_numpy()))
-                inputs[(e.features, e.speaker_norm, pooled)] = replace(
-                    table, X=model_inputs([table], e.speaker_norm)[0]
+                table = tables[e.features]
+                inputs[(e.features, e.speaker_norm, pooled)] = (
+                    pooled_tables(pools[e.features], table.meta["emotion"].unique(), speaker_norm=e.speaker_norm)[0]
+                    if pooled
+                    else replace(table, X=model_inputs([table], e.speaker_norm)[0])
                 )
     jobs = [
         (

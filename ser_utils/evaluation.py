@@ -20,7 +20,7 @@ import inspect
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -328,14 +328,31 @@ def _plan(options: Mapping[str, Any]) -> _Plan:
     )
 
 
+def pooled_tables(
+    pool: FeatureTable | Sequence[FeatureTable], labels: Any, *, speaker_norm: bool = False, use_augmented: bool = True
+) -> list[FeatureTable]:
+    """The pool's rows that may train beside data of ``labels``: those emotions only (and no augmented copy
+    unless ``use_augmented``), each input standardised per pooled speaker on those rows when ``speaker_norm``."""
+    tables = as_tables(pool)
+    meta = tables[0].meta
+    keep = meta["emotion"].astype(str).isin({str(label) for label in labels}).to_numpy()
+    if not use_augmented:
+        keep = keep & ~is_augmented(meta)
+    if not keep.any():
+        raise ValueError(
+            f"no pooled row has one of the data's emotions ({', '.join(sorted(map(str, labels)))}): nothing to pool"
+        )
+    kept = [t.take(np.flatnonzero(keep)) for t in tables]
+    return [replace(t, X=x) for t, x in zip(kept, model_inputs(kept, speaker_norm), strict=True)]
+
+
 def _with_pool(
     X: list[np.ndarray], meta: pd.DataFrame, y: np.ndarray, pool: Any, speaker_norm: bool, augmented_too: bool
 ) -> tuple[list[np.ndarray], pd.DataFrame, np.ndarray, np.ndarray]:
-    """The data with the pooled rows appended (the data's emotions only, each speaker normalised on its own
-    when ``speaker_norm``), and the pooled rows' indices. The pool must share no speaker with the data."""
-    tables = as_tables(pool)
-    extra = tables[0].meta.reset_index(drop=True)
-    extra = extra.assign(source_id=source_ids(extra))
+    """The data with the pooled rows appended (:func:`pooled_tables`), and the pooled rows' indices. The
+    pool must share no speaker with the data and have its input shapes."""
+    tables = pooled_tables(pool, set(y), speaker_norm=speaker_norm, use_augmented=augmented_too)
+    extra = tables[0].meta.assign(source_id=source_ids(tables[0].meta))
     shared = sorted(set(extra["speaker"].astype(str)) & set(meta["speaker"].astype(str)))
     if shared:
         raise ValueError(
@@ -350,17 +367,10 @@ def _with_pool(
             f"the pool's inputs have shape {wrong[0][1]} where the data's have {wrong[0][0]}: extract the pooled "
             f"corpora with the same feature set(s) and parameters"
         )
-    keep = extra["emotion"].astype(str).isin(set(y)).to_numpy()
-    if not augmented_too:
-        keep = keep & ~is_augmented(extra)
-    if not keep.any():
-        raise ValueError(f"no pooled row has one of the data's emotions ({', '.join(sorted(set(y)))}): nothing to pool")
-    rows = np.flatnonzero(keep)
-    X_pool = model_inputs([t.take(rows) for t in tables], speaker_norm)  # normalised on the rows that train
     n = len(meta)
-    both = pd.concat([meta.assign(pooled=False), extra.iloc[rows].assign(pooled=True)], ignore_index=True)
-    X = [np.concatenate([x, p]) for x, p in zip(X, X_pool, strict=True)]
-    y = np.concatenate([y, extra["emotion"].astype(str).to_numpy()[rows]])
+    both = pd.concat([meta.assign(pooled=False), extra.assign(pooled=True)], ignore_index=True)
+    X = [np.concatenate([x, np.asarray(t.X)]) for x, t in zip(X, tables, strict=True)]
+    y = np.concatenate([y, extra["emotion"].astype(str).to_numpy()])
     return X, both, y, np.arange(n, len(both))
 
 

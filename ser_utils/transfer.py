@@ -169,6 +169,14 @@ class Pretrained:
     def history(self) -> pd.DataFrame:
         return pd.DataFrame(self.description.get("trained", {}).get("history", {}))
 
+    @property
+    def validation_accuracy(self) -> float | None:
+        """Accuracy of the held-out source speakers at the kept (best) epoch: how well it knows its source."""
+        history, best = self.history, self.info.get("best_epoch")
+        if "val_accuracy" not in history or not best:
+            return None
+        return float(history["val_accuracy"].iloc[int(best) - 1])
+
 
 def pretraining_key(
     tables: Sequence[FeatureTable], network: str, params: Mapping[str, Any], config: TrainConfig, speaker_norm: bool

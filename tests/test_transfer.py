@@ -152,6 +152,8 @@ def test_pretrain_saves_a_described_network(source, cache) -> None:
     assert trained.labels == ["angry", "happy", "neutral", "sad"]
     assert trained.info["clips"] == len(table) and trained.info["speakers"] == 4 and trained.info["dataset"] == "src"
     assert "history" not in trained.info and len(trained.history) == trained.info["epochs"]
+    best = trained.info["best_epoch"]  # its held-out source speakers, at the epoch it kept
+    assert trained.validation_accuracy == pytest.approx(trained.history["val_accuracy"].iloc[best - 1])
     assert trained.description["config"]["epochs"] == PRETRAIN.epochs and trained.description["params"] == PARAMS
 
 

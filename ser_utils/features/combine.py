@@ -129,7 +129,7 @@ def _combined_skipped(tables: list[FeatureTable], common: set) -> pd.DataFrame:
 def extract_sets(manifest: pd.DataFrame, names: Sequence[str], **kwargs) -> dict[str, FeatureTable]:
     """The feature tables called ``names`` for ``manifest``: each set extracted once (cached), a name joined by
     ``+`` (``"kaggle162+prosody"``) the combination of its parts. ``kwargs`` go to ``extract_features``."""
-    parts = {part: None for name in names for part in name.split("+")}
+    parts = dict.fromkeys(part for name in names for part in name.split("+"))
     tables = {part: extract_features(manifest, part, **kwargs) for part in parts}
     return {
         name: tables[name] if name in tables else combine_tables([tables[p] for p in name.split("+")]) for name in names
