@@ -139,7 +139,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         self.run_info_ = {
             "device": device["device"],
             "precision": device["precision"],
-            "tensorflow": device["tensorflow"],
+            "backend": device["backend"],
             "parameters": int(sum(n.count_params() for n in self.networks_)),
         }
         return self
@@ -493,7 +493,9 @@ def fit_final(
             "history": history.to_dict("list"),
         },
         "versions": {
-            k: v for k, v in package_versions().items() if k in ("python", "numpy", "librosa", "keras", "tensorflow")
+            k: v
+            for k, v in package_versions().items()
+            if k in ("python", "numpy", "librosa", "keras", "tensorflow", "jax", "torch")
         },
     }
     return fitted

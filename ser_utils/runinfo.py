@@ -21,6 +21,7 @@ TRACKED_PACKAGES = (
     "soxr",
     "audiomentations",
     "tensorflow",
+    "jax",
     "keras",
     "papermill",
     "nbconvert",

@@ -1,9 +1,11 @@
-"""Lazy, quiet access to Keras/TensorFlow: nothing here imports TensorFlow until a function is called.
+"""Lazy, quiet access to Keras: nothing here imports a deep-learning framework until a function is called.
 
 Importing :mod:`ser_utils` (or the model registry) must stay cheap, so builders and the training
-code call :func:`keras_module` when they need Keras. :func:`device_info` says what TensorFlow will
-train on; :func:`configure_device` turns on mixed precision on a GPU (float32 on the CPU);
-:func:`distribution` is the data-parallel strategy for more than one GPU.
+code call :func:`keras_module` when they need Keras. Keras 3 runs on TensorFlow by default; JAX and
+PyTorch work too (``KERAS_BACKEND=jax``: the whole study runs, on a GPU as well; data-parallel
+training over several GPUs stays TensorFlow's). :func:`device_info` says what networks will train on;
+:func:`configure_device` turns on mixed precision on a GPU (float32 on the CPU); :func:`distribution`
+is the data-parallel strategy for more than one GPU.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 _CONFIGURED: dict[str, Any] = {}
+#: How reports name Keras's backends.
+_BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
 
 
 @contextlib.contextmanager
@@ -41,16 +45,23 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def keras_module(quiet: bool = True):
-    """``import keras`` (TensorFlow backend), with TensorFlow's start-up messages hidden.
+def backend_name() -> str:
+    """The Keras backend networks run on: ``$KERAS_BACKEND``, "tensorflow" when unset."""
+    return os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-    The training code needs TensorFlow; the model builders alone run on any Keras backend
-    (``KERAS_BACKEND=jax``, as ``benchmarks/epochs.py`` does on a machine without TensorFlow).
+
+def keras_module(quiet: bool = True):
+    """``import keras`` on :func:`backend_name`'s backend, with TensorFlow's start-up messages hidden.
+
+    On JAX, each process takes GPU memory as it needs it (``XLA_PYTHON_CLIENT_PREALLOCATE=false``), not
+    three quarters of the card at once: the fold workers share one GPU.
     """
-    backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    backend = backend_name()
     if "keras" in sys.modules and (backend != "tensorflow" or "tensorflow" in sys.modules):
         return sys.modules["keras"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if backend == "jax":
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     with _quiet_stderr() if quiet else contextlib.nullcontext():
         import keras
 
@@ -87,9 +98,29 @@ def tensorflow_module():
 
 
 def gpus() -> list[str]:
-    """Names of the GPUs TensorFlow sees (empty on a CPU-only machine or with tensorflow-cpu)."""
-    tf = tensorflow_module()
-    return [d.name for d in tf.config.list_physical_devices("GPU")]
+    """Names of the GPUs the backend sees (empty on a CPU-only machine or with tensorflow-cpu)."""
+    backend = backend_name()
+    keras_module()
+    if backend == "tensorflow":
+        return [d.name for d in tensorflow_module().config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def _backend_version(backend: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(backend)
+    except metadata.PackageNotFoundError:  # pragma: no cover - the backend imported, so it is installed
+        return "?"
 
 
 def configure_device(
@@ -98,23 +129,26 @@ def configure_device(
     """Pick the device, precision and strategy (:func:`distribution` over ``devices``) for training; returns
     :func:`device_info`.
 
-    On a GPU (when TensorFlow sees one): memory growth on, and mixed precision (float16 compute,
-    float32 weights; every builder keeps its softmax in float32) when ``mixed_precision`` is "auto"
-    or True. On the CPU: float32. ``deterministic`` turns on TensorFlow's deterministic ops (same
-    seed, same numbers; on two CPU cores this costs little, see the notebooks' epoch times).
+    On a GPU: mixed precision (float16 compute, float32 weights; every builder keeps its softmax in
+    float32) when ``mixed_precision`` is True, or "auto" on TensorFlow (with memory growth on). On JAX
+    and PyTorch "auto" means float32: their cuDNN recurrent kernels refuse half precision (JAX:
+    "Unknown output type bfloat16"). On the CPU: float32. ``deterministic`` turns on TensorFlow's
+    deterministic ops (same seed, same numbers; on two CPU cores this costs little, see the notebooks'
+    epoch times); other backends are left as they are.
     """
     keras = keras_module()
-    tf = tensorflow_module()
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus and "memory_growth" not in _CONFIGURED:
-        for device in gpus:
+    found = gpus()
+    tensorflow = backend_name() == "tensorflow"
+    if tensorflow and found and "memory_growth" not in _CONFIGURED:
+        tf = tensorflow_module()
+        for device in tf.config.list_physical_devices("GPU"):
             with contextlib.suppress(RuntimeError):  # already initialised: keep what it has
                 tf.config.experimental.set_memory_growth(device, True)
         _CONFIGURED["memory_growth"] = True
-    use_mixed = bool(gpus) and mixed_precision in ("auto", True)
+    use_mixed = bool(found) and (mixed_precision is True or (tensorflow and mixed_precision == "auto"))
     keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
-    if deterministic and not _CONFIGURED.get("deterministic"):
-        tf.config.experimental.enable_op_determinism()
+    if tensorflow and deterministic and not _CONFIGURED.get("deterministic"):
+        tensorflow_module().config.experimental.enable_op_determinism()
         _CONFIGURED["deterministic"] = True
     distribution(devices)
     return device_info()
@@ -127,8 +161,16 @@ def distribution(devices: Sequence[str] = ()) -> Any | None:
     Each batch is split between the replicas and their gradients summed, so a batch of 32 on two GPUs is
     16 per GPU: the same training, faster (up to the order of floating-point sums).
     """
-    tf = tensorflow_module()
     names = tuple(devices)
+    if backend_name() != "tensorflow":
+        if len(names) > 1:
+            raise ValueError(
+                f"training on several devices ({', '.join(names)}) needs Keras's TensorFlow backend, not "
+                f"{backend_name()!r}: unset KERAS_BACKEND, or train on one device"
+            )
+        _CONFIGURED["replicas"] = 1
+        return None
+    tf = tensorflow_module()
     if not names and len(tf.config.list_physical_devices("GPU")) > 1:  # (counting them starts no runtime)
         names = tuple(d.name for d in tf.config.list_logical_devices("GPU"))
     if len(names) < 2:
@@ -142,25 +184,30 @@ def distribution(devices: Sequence[str] = ()) -> Any | None:
 
 
 def device_info() -> dict[str, Any]:
-    """What training runs on: device (GPU name or CPU with its cores), precision policy, versions."""
+    """What training runs on: device (GPU name or CPU with its cores), precision policy, backend and versions."""
     keras = keras_module()
-    tf = tensorflow_module()
-    devices = tf.config.list_physical_devices("GPU")
-    if devices:
-        details = tf.config.experimental.get_device_details(devices[0])
-        device = f"GPU: {details.get('device_name', devices[0].name)}" + (
-            f" (×{len(devices)})" if len(devices) > 1 else ""
+    backend = backend_name()
+    found = gpus()
+    if found and backend == "tensorflow":  # its physical names are "/physical_device:GPU:0": ask for the model
+        tf = tensorflow_module()
+        found[0] = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0]).get(
+            "device_name", found[0]
         )
-    else:
-        device = f"CPU ({os.cpu_count()} cores)"
+    device = (
+        f"GPU: {found[0]}" + (f" (×{len(found)})" if len(found) > 1 else "")
+        if found
+        else f"CPU ({os.cpu_count()} cores)"
+    )
     replicas = int(_CONFIGURED.get("replicas", 1))
     if replicas > 1:
         device += f", data parallel on {replicas} devices"
+    version = _backend_version(backend)
     return {
         "device": device,
         "replicas": replicas,
         "precision": keras.mixed_precision.global_policy().name,
         "deterministic": bool(_CONFIGURED.get("deterministic")),
-        "tensorflow": tf.__version__,
+        "backend": f"{ {'tensorflow': 'TensorFlow', 'jax': 'JAX', 'torch': 'PyTorch'}.get(backend, backend) } {version}",
+        "tensorflow": version if backend == "tensorflow" else None,
         "keras": keras.__version__,
     }

@@ -151,9 +151,12 @@ def _compile(model: Any, config: TrainConfig, learning_rate: float) -> None:
 
 
 def _load_state(trainer: Any, network: Any, learning_rate: float) -> None:
-    """Give ``trainer`` the ``network``'s weights and random-generator states, and a fresh optimiser."""
+    """Give ``trainer`` the ``network``'s weights and random-generator states, and a fresh optimiser.
+
+    Values are copied, not shared: on JAX a training step donates (frees) its variables' buffers, which
+    would delete ``network``'s own."""
     for target, source in zip(trainer.variables, network.variables, strict=True):
-        target.assign(source)
+        target.assign(np.array(source))
     if trainer.optimizer.built:
         for variable in trainer.optimizer.variables:
             variable.assign(
