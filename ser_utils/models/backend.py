@@ -54,7 +54,8 @@ def keras_module(quiet: bool = True):
     """``import keras`` on :func:`backend_name`'s backend, with TensorFlow's start-up messages hidden.
 
     On JAX, each process takes GPU memory as it needs it (``XLA_PYTHON_CLIENT_PREALLOCATE=false``), not
-    three quarters of the card at once: the fold workers share one GPU.
+    three quarters of the card at once: the fold workers share one GPU. XLA's autotuning is off unless
+    ``XLA_FLAGS`` says otherwise: with 16 fold workers on one H200 it failed ("Failed to get configs").
     """
     backend = backend_name()
     if "keras" in sys.modules and (backend != "tensorflow" or "tensorflow" in sys.modules):
@@ -62,6 +63,9 @@ def keras_module(quiet: bool = True):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if backend == "jax":
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_gpu_autotune_level" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_autotune_level=0".strip()
     with _quiet_stderr() if quiet else contextlib.nullcontext():
         import keras
 
