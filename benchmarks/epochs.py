@@ -35,10 +35,23 @@ SHAPES = {
     "stats": (145,),
     "mfcc_seq": (300, 40),
     "logmel": (128, 128),
+    "egemaps_lld": (300, 25),
 }
 #: Rows per clip of a set (window160 cuts clips into windows, about 1.7 per clip).
 ROWS_PER_CLIP = {"window160": 1.7}
-DEFAULT_MODELS = ("cnn1", "cnn4", "conv1d5", "crnn", "fusion", "lstm", "bilstm", "cnn2d", "resnet", "statpool")
+DEFAULT_MODELS = (
+    "cnn1",
+    "cnn4",
+    "conv1d5",
+    "crnn",
+    "fusion",
+    "lstm",
+    "bilstm",
+    "cnn2d",
+    "resnet",
+    "statpool",
+    "statpool_lld",
+)
 
 
 def time_epochs(

@@ -40,6 +40,7 @@ EXPECTED_SHAPES = {
     "stats": (145,),
     "prosody": (88,) if opensmile_available() else (27,),
     "compare": (6373,),  # openSMILE only (a dependency): ComParE 2016 functionals
+    "egemaps_lld": (300, 25),  # openSMILE only: eGeMAPS low-level descriptors per 10 ms frame
 }
 
 
@@ -74,11 +75,32 @@ def test_every_set_shape_dtype_finite_deterministic(name, clip):
         ("window160", {"hop": 1.0}, (2, 160)),  # 3 s: windows at 0 and 1 s cover it all
         ("window160", {"window": 1.0}, (3, 160)),
         ("prosody", {"backend": "librosa"}, (27,)),
+        ("egemaps_lld", {"frames": 120}, (120, 25)),
     ],
 )
 def test_parameters_change_shapes(name, params, shape, clip):
     out = compute(name, clip, SR, params)
     assert out.shape == shape and np.all(np.isfinite(out))
+
+
+@pytest.mark.skipif(not opensmile_available(), reason="opensmile not installed")
+def test_egemaps_descriptors_follow_the_voice_frame_by_frame():
+    """Pitch rises with the voice, frame by frame; a clip shorter than the sequence is centred in silence."""
+    import opensmile
+
+    names = opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.LowLevelDescriptors
+    ).feature_names
+    f0, loudness = names.index("F0semitoneFrom27.5Hz_sma3nz"), names.index("Loudness_sma3")
+    low, high = (
+        compute("egemaps_lld", speech_like(1.0, f0=120), SR),
+        compute("egemaps_lld", speech_like(1.0, f0=240), SR),
+    )
+    voiced = (low[:, f0] > 0) & (high[:, f0] > 0)
+    assert 80 <= voiced.sum() <= 110  # about a second of voice (100 frames of 10 ms) in the middle of 3 s
+    assert np.median(high[voiced, f0] - low[voiced, f0]) == pytest.approx(12.0, abs=1.0)  # an octave: 12 semitones
+    quiet, loud = np.r_[low[:80, loudness], low[-80:, loudness]], low[voiced, loudness]
+    assert quiet.max() < 0.01 < 0.1 < np.median(loud)  # silence on both sides (centred), the voice between
 
 
 def test_kaggle162_matches_the_per_feature_librosa_calls(clip):

@@ -31,6 +31,7 @@ TINY = {
     "cnn2d": ([(16, 16)], {"filters": (4, 8)}),
     "resnet": ([(16, 16)], {"width": 4, "blocks": (1, 1, 1, 1)}),
     "statpool": ([(6, 12)], {"filters": (8, 8), "hidden": 8, "attention": 4}),
+    "statpool_lld": ([(12, 5)], {"filters": (8, 8), "hidden": 8}),
     "fusion": ([(24,), (9,)], {"filters": (8, 8)}),
     "fusion2d": ([(12, 16), (9,)], {"filters": (4, 8)}),
 }

@@ -56,12 +56,18 @@ def test_publish_replaces_one_notebooks_outputs_and_keeps_the_rest(tmp_path) -> 
     _add(new, "new experiment", 0.5)
     new.headline("best uar", 0.5)
     (staging / "04_svm.html").write_text("page")
+    (staging / "models").mkdir()
+    (staging / "models" / "net.keras").write_text("weights")
+    shown = new.final_path(staging / "models" / "net.keras")  # what a notebook tells its reader
+    assert shown == tmp_path / "models" / "net.keras" and not shown.exists()  # ... where it will be
+    assert old.final_path(tmp_path / "x.csv") == tmp_path / "x.csv"  # not staged (a notebook run by hand)
     assert read_results(tmp_path)["experiment"].tolist() == ["x", "old experiment"]  # nothing moved in yet
     publish(staging, tmp_path, "04_svm")
     table = read_results(tmp_path)
     assert table["experiment"].tolist() == ["x", "new experiment"]  # the notebook's old rows are replaced
     assert read_headlines(tmp_path, "04_svm") == {"best uar": 0.5}
     assert (tmp_path / "04_svm.html").read_text() == "page" and not staging.exists()
+    assert shown.read_text() == "weights"
 
 
 def test_a_failure_is_kept_beside_the_previous_results(tmp_path) -> None:

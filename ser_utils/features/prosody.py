@@ -17,6 +17,8 @@ import librosa
 import numpy as np
 import scipy.signal
 
+from ..audio import fix_length
+
 #: F0 search range (Hz): low male to high, excited female voices.
 F0_MIN, F0_MAX = 60.0, 600.0
 
@@ -43,16 +45,17 @@ def resolve_backend(backend: str) -> str:
 _LOCAL = threading.local()
 
 
-def _smile(feature_set: str = "eGeMAPSv02"):
-    """One openSMILE functionals extractor per thread and set (building one parses its config)."""
+def _smile(feature_set: str = "eGeMAPSv02", level: str = "Functionals"):
+    """One openSMILE extractor per thread, set and level (functionals per clip, or low-level descriptors per
+    frame); building one parses its config."""
     extractors = _LOCAL.__dict__.setdefault("extractors", {})
-    if feature_set not in extractors:
+    if (feature_set, level) not in extractors:
         import opensmile
 
-        extractors[feature_set] = opensmile.Smile(
-            feature_set=getattr(opensmile.FeatureSet, feature_set), feature_level=opensmile.FeatureLevel.Functionals
+        extractors[feature_set, level] = opensmile.Smile(
+            feature_set=getattr(opensmile.FeatureSet, feature_set), feature_level=getattr(opensmile.FeatureLevel, level)
         )
-    return extractors[feature_set]
+    return extractors[feature_set, level]
 
 
 def prosody(
@@ -79,6 +82,25 @@ def compare(y: np.ndarray, sr: int) -> np.ndarray:
     paralinguistics challenges, whose baseline is a linear model on it; it needs the ``opensmile`` package."""
     resolve_backend("opensmile")  # a clear ImportError when it is missing
     return _smile("ComParE_2016").process_signal(y, sr).to_numpy(dtype=np.float32).reshape(-1)
+
+
+#: openSMILE's eGeMAPS v02 low-level descriptors: how many per frame, and a frame every 10 ms.
+EGEMAPS_LLDS, LLD_STEP_S = 25, 0.01
+
+
+def egemaps_lld(y: np.ndarray, sr: int, *, frames: int = 300, align: str = "centre") -> np.ndarray:
+    """eGeMAPS v02 low-level descriptors (openSMILE): 25 per 10 ms frame (pitch, loudness, jitter, shimmer,
+    HNR, formants, spectral slope and balance) as a fixed-length sequence (frames × 25) for sequence networks.
+
+    The waveform is padded with silence or cropped around its ``align`` point to ``frames`` steps first
+    (300: 3 s); rows openSMILE does not fill (its first analysis window) are zeros, as for silence.
+    """
+    resolve_backend("opensmile")
+    y = fix_length(np.asarray(y, dtype=np.float32), int(round(frames * LLD_STEP_S * sr)), align)  # type: ignore[arg-type]
+    lld = _smile("eGeMAPSv02", "LowLevelDescriptors").process_signal(y, sr).to_numpy(dtype=np.float32)
+    out = np.zeros((frames, lld.shape[1]), dtype=np.float32)
+    out[: min(frames, len(lld))] = lld[:frames]
+    return out
 
 
 def compare_names() -> list[str]:

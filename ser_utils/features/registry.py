@@ -151,6 +151,9 @@ FEATURE_SETS: dict[str, FeatureSet] = {s.name: s for s in [
               "eGeMAPS v02 functionals via openSMILE (88), or 27 eGeMAPS-like librosa descriptors", "vector",
               _prosody.prosody_names, threads=lambda params: params["backend"] == "opensmile",
               isolate=lambda params: params["backend"] == "opensmile"),
+    _register("egemaps_lld", _prosody.egemaps_lld,
+              "eGeMAPS v02 low-level descriptors via openSMILE, 25 per 10 ms frame (frames × 25) for sequence "
+              "networks", "sequence", isolate=lambda params: True),
     _register("compare", _prosody.compare,
               "ComParE 2016 functionals via openSMILE (6373): the paralinguistics challenges' large set", "vector",
               _prosody.compare_names, isolate=lambda params: True),
@@ -194,8 +197,10 @@ def _default_shape(fs: FeatureSet) -> str:
     p = fs.resolve()
     if fs.kind == "image":
         return f"{p['size'][0]} × {p['size'][1]}"
-    if fs.kind == "sequence":
+    if fs.kind == "sequence" and "n_mfcc" in p:
         return f"{p['frames']} × {p['n_mfcc'] * (3 if p['deltas'] else 1)}"
+    if fs.kind == "sequence":  # eGeMAPS low-level descriptors
+        return f"{p['frames']} × {_prosody.EGEMAPS_LLDS}"
     if fs.names is None:  # known once the model is loaded
         return "hidden size (× 2 with mean+std pooling)"
     n = len(fs.feature_names() or [])

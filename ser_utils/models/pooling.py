@@ -52,14 +52,19 @@ def statpool(
     attention: int = 0,
     hidden: int = 64,
     dropout: float = 0.3,
+    frames_first: bool = False,
 ):
     """The log-mel image read frame by frame (bands as channels): dilated Conv1D blocks over time (batch
     norm, ReLU), statistics pooling over frames (attentive with ``attention`` > 0), a dense layer, dropout,
-    softmax."""
+    softmax. ``frames_first``: the input is a sequence already (frames × features, e.g. eGeMAPS
+    low-level descriptors), normalised per feature."""
     keras = keras_module()
     L = keras.layers
-    inp, x = normalized_input(input_shape, norm, mode="band", name="logmel")
-    x = L.Permute((2, 1), name="frames_first")(x)  # (bands, frames) → (frames, bands)
+    if frames_first:
+        inp, x = normalized_input(input_shape, norm, mode="feature", name="sequence")
+    else:
+        inp, x = normalized_input(input_shape, norm, mode="band", name="logmel")
+        x = L.Permute((2, 1), name="frames_first")(x)  # (bands, frames) → (frames, bands)
     n = len(filters)
     for i, (f, k, d) in enumerate(zip(filters, as_list(kernels, n, "kernels"), as_list(dilations, n, "dilations"))):
         x = L.Conv1D(f, k, dilation_rate=d, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
