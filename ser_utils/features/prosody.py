@@ -93,7 +93,7 @@ def egemaps_lld(y: np.ndarray, sr: int, *, frames: int = 300, align: str = "cent
     HNR, formants, spectral slope and balance) as a fixed-length sequence (frames × 25) for sequence networks.
 
     The waveform is padded with silence or cropped around its ``align`` point to ``frames`` steps first
-    (300: 3 s); rows openSMILE does not fill (its first analysis window) are zeros, as for silence.
+    (300: 3 s); the last few rows, which openSMILE's analysis windows do not reach, are zeros.
     """
     resolve_backend("opensmile")
     y = fix_length(np.asarray(y, dtype=np.float32), int(round(frames * LLD_STEP_S * sr)), align)  # type: ignore[arg-type]

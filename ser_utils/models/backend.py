@@ -211,7 +211,7 @@ def device_info() -> dict[str, Any]:
         "replicas": replicas,
         "precision": keras.mixed_precision.global_policy().name,
         "deterministic": bool(_CONFIGURED.get("deterministic")),
-        "backend": f"{ {'tensorflow': 'TensorFlow', 'jax': 'JAX', 'torch': 'PyTorch'}.get(backend, backend) } {version}",
+        "backend": f"{_BACKEND_NAMES.get(backend, backend)} {version}",
         "tensorflow": version if backend == "tensorflow" else None,
         "keras": keras.__version__,
     }
