@@ -34,7 +34,13 @@ def worker_threads(workers: int, cores: int | None = None) -> dict[str, str]:
     between them. TensorFlow's default, every core in every process, oversubscribes them: a CRNN and a
     CNN-4 under LOSO (12 folds, two at a time on 2 cores) took 93-94 s that way, 79-81 s with one thread each."""
     threads = str(max(1, (cores or os.cpu_count() or 1) // max(1, workers)))
-    return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
+    settings = {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
+    if os.environ.get("KERAS_BACKEND") == "jax":  # XLA's CPU thread pool reads its own flags
+        flags = os.environ.get("XLA_FLAGS", "")
+        settings["XLA_FLAGS"] = (
+            f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}".strip()
+        )
+    return settings
 
 
 def _distributed():

@@ -419,7 +419,7 @@ def describe_input(table: FeatureTable) -> dict[str, Any]:
 
 def start_fold_workers(n_jobs: int) -> None:
     """Start the worker processes that train folds (:func:`~ser_utils.evaluation.fold_executor`) now, and
-    have them load TensorFlow, so that they are ready when the first folds come: a notebook calls this
+    have them load Keras and its backend, so that they are ready when the first folds come: a notebook calls this
     before it reads its data (a few seconds saved per notebook). Nothing happens on a Dask cluster or
     with one worker."""
     workers = cluster.effective_workers(n_jobs)

@@ -181,7 +181,8 @@ class Report:
 
     def final_path(self, path: str | Path) -> Path:
         """Where ``path``, a file written under this report's folder, is for the reader: run_all.py runs a
-        notebook in a private staging folder and then moves its files into the reports folder."""
+        notebook in a private staging folder (:func:`stage`) and then moves its outputs (saved models, pages,
+        results, headlines: :func:`publish`) into the reports folder."""
         path, folder = Path(path), self.reports_dir
         if folder.parent.parent.name == STAGING_DIR and path.is_relative_to(folder):
             return folder.parents[2] / path.relative_to(folder)

@@ -22,6 +22,7 @@ TRACKED_PACKAGES = (
     "audiomentations",
     "tensorflow",
     "jax",
+    "torch",
     "keras",
     "papermill",
     "nbconvert",

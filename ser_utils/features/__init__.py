@@ -4,7 +4,7 @@
     table = extract_features(ds.manifest, "kaggle162")      # FeatureTable: X, meta, skipped, ...
     table.X, table.meta["source_id"], table.skipped
 
-Sets: ``kaggle162``, ``window160``, ``mfcc_mean``, ``mfcc_seq``, ``logmel``, ``stats``, ``prosody``, ``compare``, and
+Sets: ``kaggle162``, ``window160``, ``mfcc_mean``, ``mfcc_seq``, ``logmel``, ``stats``, ``prosody``, ``egemaps_lld``, ``compare``, and
 embeddings of pretrained speech models, ``whisper``, ``wavlm``, ``hubert``, ``wav2vec2``, when their weights
 are here (:mod:`ser_utils.features.embeddings`; see :func:`describe_feature_sets`). Several tables together: :func:`combine_tables` (columns
 side by side), :func:`extract_sets` (several, combinations included) and :func:`align_tables` (the inputs of a multi-input network). Plots for the notebooks are in :mod:`ser_utils.features.plots`.

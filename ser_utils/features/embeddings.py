@@ -117,7 +117,7 @@ def fetch(name: str, checkpoint: str | None = None) -> Path:
 def _keras_hub():
     from ..models import keras_module
 
-    keras_module()  # TensorFlow backend, quietly
+    keras_module()  # Keras on its backend (Whisper on Keras Hub: TensorFlow), quietly
     import keras_hub
 
     return keras_hub

@@ -95,7 +95,8 @@ def egemaps_lld(y: np.ndarray, sr: int, *, frames: int = 300, align: str = "cent
     The waveform is padded with silence or cropped around its ``align`` point to ``frames`` steps first
     (300: 3 s); the last few rows, which openSMILE's analysis windows do not reach, are zeros.
     """
-    resolve_backend("opensmile")
+    if not opensmile_available():
+        raise ImportError("the egemaps_lld feature set needs the opensmile package (pip install opensmile)")
     y = fix_length(np.asarray(y, dtype=np.float32), int(round(frames * LLD_STEP_S * sr)), align)  # type: ignore[arg-type]
     lld = _smile("eGeMAPSv02", "LowLevelDescriptors").process_signal(y, sr).to_numpy(dtype=np.float32)
     out = np.zeros((frames, lld.shape[1]), dtype=np.float32)

@@ -209,8 +209,9 @@ def _default_shape(fs: FeatureSet) -> str:
 
 def must_isolate(fs: FeatureSet, params: Mapping[str, Any]) -> bool:
     """Whether ``fs`` (with resolved ``params``) has to run in another process than this one: it cannot
-    share a process with TensorFlow (:attr:`FeatureSet.isolate`) and this process has imported it."""
-    return bool(fs.isolate(params)) and "tensorflow" in sys.modules
+    share a process with TensorFlow (:attr:`FeatureSet.isolate`) and this process has imported it, or
+    another deep-learning framework (untested with openSMILE: kept apart too)."""
+    return bool(fs.isolate(params)) and any(m in sys.modules for m in ("tensorflow", "jax", "torch"))
 
 
 def _apply(name: str, y: np.ndarray, sr: int, params: dict[str, Any]) -> np.ndarray:

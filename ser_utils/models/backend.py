@@ -1,9 +1,9 @@
 """Lazy, quiet access to Keras: nothing here imports a deep-learning framework until a function is called.
 
 Importing :mod:`ser_utils` (or the model registry) must stay cheap, so builders and the training
-code call :func:`keras_module` when they need Keras. Keras 3 runs on TensorFlow by default; JAX and
-PyTorch work too (``KERAS_BACKEND=jax``: the whole study runs, on a GPU as well; data-parallel
-training over several GPUs stays TensorFlow's). :func:`device_info` says what networks will train on;
+code call :func:`keras_module` when they need Keras. Keras 3 runs on TensorFlow by default, on JAX with
+``KERAS_BACKEND=jax`` (the quick study ran in full on JAX on a CPU, the full one through notebook 07 on a
+GPU; data-parallel training over several GPUs stays TensorFlow's). Other backends are untested. :func:`device_info` says what networks will train on;
 :func:`configure_device` turns on mixed precision on a GPU (float32 on the CPU); :func:`distribution`
 is the data-parallel strategy for more than one GPU.
 """
@@ -61,6 +61,9 @@ def keras_module(quiet: bool = True):
     if "keras" in sys.modules and (backend != "tensorflow" or "tensorflow" in sys.modules):
         return sys.modules["keras"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Fold workers share a GPU: each takes memory as it needs it. (TensorFlow's GPUs are initialised below, by its
+    # first op, so set_memory_growth in configure_device comes too late; this setting does not.)
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     if backend == "jax":
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         flags = os.environ.get("XLA_FLAGS", "")
@@ -119,12 +122,9 @@ def gpus() -> list[str]:
 
 
 def _backend_version(backend: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(backend)
-    except metadata.PackageNotFoundError:  # pragma: no cover - the backend imported, so it is installed
-        return "?"
+    """The backend's ``__version__`` (tensorflow-cpu and other builds of one package report theirs too)."""
+    module = sys.modules.get(backend)
+    return str(getattr(module, "__version__", "?"))
 
 
 def configure_device(
@@ -134,9 +134,9 @@ def configure_device(
     :func:`device_info`.
 
     On a GPU: mixed precision (float16 compute, float32 weights; every builder keeps its softmax in
-    float32) when ``mixed_precision`` is True, or "auto" on TensorFlow (with memory growth on). On JAX
-    and PyTorch "auto" means float32: their cuDNN recurrent kernels refuse half precision (JAX:
-    "Unknown output type bfloat16"). On the CPU: float32. ``deterministic`` turns on TensorFlow's
+    float32) when ``mixed_precision`` is True, or "auto" on TensorFlow (with memory growth on). On other
+    backends "auto" means float32: JAX's cuDNN recurrent kernels refused half precision ("Unknown output
+    type bfloat16"). On the CPU: float32. ``deterministic`` turns on TensorFlow's
     deterministic ops (same seed, same numbers; on two CPU cores this costs little, see the notebooks'
     epoch times); other backends are left as they are.
     """
@@ -149,7 +149,8 @@ def configure_device(
             with contextlib.suppress(RuntimeError):  # already initialised: keep what it has
                 tf.config.experimental.set_memory_growth(device, True)
         _CONFIGURED["memory_growth"] = True
-    use_mixed = bool(found) and (mixed_precision is True or (tensorflow and mixed_precision == "auto"))
+    auto = isinstance(mixed_precision, str) and mixed_precision == "auto"
+    use_mixed = bool(found) and ((not auto and bool(mixed_precision)) or (tensorflow and auto))
     keras.mixed_precision.set_global_policy("mixed_float16" if use_mixed else "float32")
     if tensorflow and deterministic and not _CONFIGURED.get("deterministic"):
         tensorflow_module().config.experimental.enable_op_determinism()

@@ -10,6 +10,7 @@ Only built-in Keras layers are used, so a saved model loads anywhere without thi
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 from .backend import keras_module
@@ -52,19 +53,33 @@ def statpool(
     attention: int = 0,
     hidden: int = 64,
     dropout: float = 0.3,
-    frames_first: bool = False,
 ):
     """The log-mel image read frame by frame (bands as channels): dilated Conv1D blocks over time (batch
     norm, ReLU), statistics pooling over frames (attentive with ``attention`` > 0), a dense layer, dropout,
-    softmax. ``frames_first``: the input is a sequence already (frames × features, e.g. eGeMAPS
-    low-level descriptors), normalised per feature."""
+    softmax."""
+    inp, x = normalized_input(input_shape, norm, mode="band", name="logmel")
+    x = keras_module().layers.Permute((2, 1), name="frames_first")(x)  # (bands, frames) → (frames, bands)
+    return _pooled(inp, x, n_classes, filters, kernels, dilations, attention, hidden, dropout)
+
+
+def statpool_frames(input_shape: Sequence[int], n_classes: int, *, norm=None, **params):
+    """:func:`statpool` on a sequence (frames × features, e.g. eGeMAPS low-level descriptors), normalised per
+    feature; the same hyper-parameters."""
+    inp, x = normalized_input(input_shape, norm, mode="feature", name="sequence")
+    settings = inspect.signature(statpool).bind(input_shape, n_classes, **params)
+    settings.apply_defaults()
+    return _pooled(inp, x, n_classes, *(settings.arguments[k] for k in _STATPOOL_ORDER))
+
+
+# Its hyper-parameters are statpool's: what describe_models lists and ModelSpec.check_params accepts.
+statpool_frames.__signature__ = inspect.signature(statpool)  # type: ignore[attr-defined]
+_STATPOOL_ORDER = ("filters", "kernels", "dilations", "attention", "hidden", "dropout")
+
+
+def _pooled(inp, x, n_classes, filters, kernels, dilations, attention, hidden, dropout):
+    """Dilated Conv1D blocks over the frames of ``x`` (batch, frames, channels), statistics pooling, dense, softmax."""
     keras = keras_module()
     L = keras.layers
-    if frames_first:
-        inp, x = normalized_input(input_shape, norm, mode="feature", name="sequence")
-    else:
-        inp, x = normalized_input(input_shape, norm, mode="band", name="logmel")
-        x = L.Permute((2, 1), name="frames_first")(x)  # (bands, frames) → (frames, bands)
     n = len(filters)
     for i, (f, k, d) in enumerate(zip(filters, as_list(kernels, n, "kernels"), as_list(dilations, n, "dilations"))):
         x = L.Conv1D(f, k, dilation_rate=d, padding="same", use_bias=False, name=f"conv{i + 1}")(x)

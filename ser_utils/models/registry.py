@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +105,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
     _spec("statpool", pooling.statpool, ["logmel"], ["image"], ["band"],
           "3 × dilated Conv1D over log-mel frames → mean and variance over time (attentive: attention > 0) → dense",
           "a recipe (x-vector-style statistics pooling), not a reference architecture"),
-    _spec("statpool_lld", functools.partial(pooling.statpool, frames_first=True), ["egemaps_lld"], ["sequence"],
+    _spec("statpool_lld", pooling.statpool_frames, ["egemaps_lld"], ["sequence"],
           ["feature"], "statpool over eGeMAPS low-level descriptors (frames × 25) instead of log-mel frames",
           "a recipe: frame-level eGeMAPS descriptors as a sequence input"),
     _spec("fusion", fusion.fusion, ["kaggle162", "stats"], ["vector", "vector"], ["feature", "feature"],

@@ -24,9 +24,10 @@ class TrainConfig:
     networks (seeds differ), probabilities averaged (cost × n). ``progressive_epochs`` > 0:
     progressive resizing, for a network given one input more than it takes (the same clips as larger
     images): that many epochs on them after the small ones. ``devices``: TensorFlow devices to train on data
-    parallel (e.g. ``["/gpu:0", "/gpu:1"]``; empty: every GPU when there are several,
+    parallel (TensorFlow backend only) (e.g. ``["/gpu:0", "/gpu:1"]``; empty: every GPU when there are several,
     :func:`ser_utils.models.backend.distribution`). ``deterministic``: TensorFlow's deterministic ops (on two CPU cores
-    they cost little, about 1.4× for the BiLSTM; seeded CPU runs repeat exactly without them). ``mixed_precision``: "auto" = on a GPU only.
+    they cost little, about 1.4× for the BiLSTM; seeded CPU runs repeat exactly without them). ``mixed_precision``: "auto" = on a GPU
+    only, TensorFlow backend only (True: on any backend's GPU).
     """
 
     epochs: int = 30
