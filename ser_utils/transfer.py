@@ -29,6 +29,7 @@ from .datasets import CORPORA, SYNTHETIC, Dataset, is_synthetic, load_dataset, r
 from .emotions import select_labels
 from .estimators import FINE_TUNING, NetworkClassifier, fit_final
 from .evaluation import CVResult, as_tables
+from .evidence import per_speaker
 from .features import FeatureTable
 from .metrics import scores
 from .models import keras_module
@@ -282,6 +283,18 @@ def gains(
     }
 
 
+def speaker_gains(
+    results: Mapping[tuple[str, bool, str], CVResult], *, transfer: str | None, protocol: str = "loso"
+) -> pd.DataFrame | None:
+    """Each test speaker's UAR with transfer and with the target only (no augmentation) side by side
+    (:func:`~ser_utils.evidence.per_speaker`); None when either was not run."""
+    pair = {
+        f"transfer ({transfer})": results.get((transfer, False, protocol)),
+        "target only": results.get(("scratch", False, protocol)),
+    }
+    return per_speaker(pair) if all(r is not None for r in pair.values()) else None
+
+
 def per_corpus(result: CVResult, meta: pd.DataFrame) -> pd.DataFrame:
     """Scores of a result's clip predictions for each test corpus (``meta``: the table's, with ``corpus``)."""
     corpus_of = pd.Series(meta["corpus"].to_numpy(), index=source_ids(meta))
@@ -308,5 +321,6 @@ __all__ = [
     "pretrain",
     "pretraining_key",
     "shared_emotions",
+    "speaker_gains",
     "summary_table",
 ]

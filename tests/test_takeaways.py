@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ser_utils.evaluation import CVResult
 from ser_utils.takeaways import as_markdown, network_takeaways, transfer_takeaways
+from ser_utils.transfer import speaker_gains
 
 
 def _result(name: str, uars: list[float], best_epochs: list[int] | None = None, s_epoch: float = 0.5) -> CVResult:
@@ -64,6 +66,10 @@ def test_transfer_takeaways_compare_with_the_target_alone() -> None:
     )
     assert "LOSO: transfer (last_block) 0.420 ± 0.028 against the target alone 0.350 ± 0.071, a gain of 0.070" in text
     assert "transfer is ahead on 2 of 2 test speakers" in text  # 0.40 > 0.30 and 0.44 > 0.40
+    each = speaker_gains(results, transfer="last_block")  # the table notebook 08 shows
+    assert list(each.columns[:2]) == ["transfer (last_block)", "target only"]
+    np.testing.assert_allclose(each["transfer (last_block)"] - each["target only"], [0.10, 0.04])
+    assert speaker_gains(results, transfer=None) is None  # no transfer ran (no source corpus)
     assert "+0.260 from letting test speakers into training" in text
     assert "Augmentation under LOSO (target only): 0.250 ± 0.071 against 0.350 ± 0.071, a loss of 0.100" in text
     assert "zero-shot" in text

@@ -59,7 +59,17 @@ def statpool(
     softmax."""
     inp, x = normalized_input(input_shape, norm, mode="band", name="logmel")
     x = keras_module().layers.Permute((2, 1), name="frames_first")(x)  # (bands, frames) → (frames, bands)
-    return _pooled(inp, x, n_classes, filters, kernels, dilations, attention, hidden, dropout)
+    return _pooled(
+        inp,
+        x,
+        n_classes,
+        filters=filters,
+        kernels=kernels,
+        dilations=dilations,
+        attention=attention,
+        hidden=hidden,
+        dropout=dropout,
+    )
 
 
 def statpool_frames(input_shape: Sequence[int], n_classes: int, *, norm=None, **params):
@@ -68,15 +78,15 @@ def statpool_frames(input_shape: Sequence[int], n_classes: int, *, norm=None, **
     inp, x = normalized_input(input_shape, norm, mode="feature", name="sequence")
     settings = inspect.signature(statpool).bind(input_shape, n_classes, **params)
     settings.apply_defaults()
-    return _pooled(inp, x, n_classes, *(settings.arguments[k] for k in _STATPOOL_ORDER))
+    hyper = {k: v for k, v in settings.arguments.items() if k not in ("input_shape", "n_classes", "norm")}
+    return _pooled(inp, x, n_classes, **hyper)
 
 
 # Its hyper-parameters are statpool's: what describe_models lists and ModelSpec.check_params accepts.
 statpool_frames.__signature__ = inspect.signature(statpool)  # type: ignore[attr-defined]
-_STATPOOL_ORDER = ("filters", "kernels", "dilations", "attention", "hidden", "dropout")
 
 
-def _pooled(inp, x, n_classes, filters, kernels, dilations, attention, hidden, dropout):
+def _pooled(inp, x, n_classes, *, filters, kernels, dilations, attention, hidden, dropout):
     """Dilated Conv1D blocks over the frames of ``x`` (batch, frames, channels), statistics pooling, dense, softmax."""
     keras = keras_module()
     L = keras.layers
