@@ -4,6 +4,7 @@
     source = pretrain(source_table, "conv1d5", config=training)           # trained once, then read from the cache
     cross_validate(ZeroShot(source.path), shared_rows, "loso", ...)        # no target training
     cross_validate(FineTuner(source.path, "last_block"), target, "loso", ...)
+    cross_validate(NetworkClassifier("conv1d5"), target, "loso", pool=source_table, ...)  # pooled training
     cross_validate(NetworkClassifier("conv1d5"), target, "loso", ...)    # target only: the comparison
 
 Fine-tuning is an estimator (:class:`ser_utils.estimators.FineTuner`), so it runs in the one
@@ -27,7 +28,7 @@ from . import modelfile, paths
 from .corpora import CorpusNotFoundError
 from .datasets import CORPORA, SYNTHETIC, Dataset, is_synthetic, load_dataset, resolve_dataset
 from .emotions import select_labels
-from .estimators import FINE_TUNING, NetworkClassifier, fit_final
+from .estimators import FINE_TUNING, FineTuner, NetworkClassifier, fit_final
 from .evaluation import CVResult, as_tables
 from .evidence import per_speaker
 from .features import FeatureTable
@@ -36,8 +37,10 @@ from .models import keras_module
 from .rows import source_ids
 from .training import TrainConfig
 
-#: Fine-tuning strategies run in notebook 08: a new head, the last block too, or none (the target only).
-STRATEGIES = (*FINE_TUNING, "scratch")
+#: How notebook 08 uses the source corpora: pooled training (the source clips join every fold's training
+#: part, speaker-normalised per corpus speaker), fine-tuning a pre-trained network (a new head; the last
+#: block too), or not at all (the target only).
+STRATEGIES = ("pooled", *FINE_TUNING, "scratch")
 
 #: Rows of the reference study's summary table: (fine-tuning strategy, with augmentation).
 SUMMARY_ROWS = {
@@ -46,6 +49,32 @@ SUMMARY_ROWS = {
     "augmentation": ("scratch", True),
     "transfer + augmentation": (None, True),
 }
+
+
+def strategy_run(
+    strategy: str,
+    network: str,
+    params: Mapping[str, Any] | None = None,
+    config: TrainConfig | Mapping[str, Any] | None = None,
+    *,
+    pretrained: str | Path | None = None,
+    source: FeatureTable | None = None,
+    lr_factor: float = 0.1,
+) -> dict[str, Any]:
+    """What :func:`~ser_utils.evaluation.cross_validate` takes for one strategy of :data:`STRATEGIES`: the
+    ``estimator``, and for pooled training the ``pool`` (the source table; its rows train in every fold,
+    never validate or test). ``pretrained``: the pre-trained network's file, for the fine-tuning strategies."""
+    if strategy == "scratch":
+        return {"estimator": NetworkClassifier(network, params, config)}
+    if strategy == "pooled":
+        if source is None:
+            raise ValueError("pooled training needs the source corpora's feature table (source=...)")
+        return {"estimator": NetworkClassifier(network, params, config), "pool": source}
+    if strategy in FINE_TUNING:
+        if pretrained is None:
+            raise ValueError(f"fine-tuning ({strategy}) needs a pre-trained network (pretrained=path)")
+        return {"estimator": FineTuner(pretrained, strategy, config, lr_factor)}
+    raise ValueError(f"unknown transfer strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
 
 
 def default_source(target: str) -> str:
@@ -322,5 +351,6 @@ __all__ = [
     "pretraining_key",
     "shared_emotions",
     "speaker_gains",
+    "strategy_run",
     "summary_table",
 ]

@@ -31,6 +31,7 @@ from ser_utils.transfer import (  # noqa: E402
     pretrain,
     pretraining_key,
     shared_emotions,
+    strategy_run,
     summary_table,
 )
 
@@ -257,16 +258,10 @@ def test_new_head_copies_weights_and_freezes_all_but_the_output(source) -> None:
     assert "conv" in unfreeze_last_block(network) and network.get_layer("conv").trainable
 
 
-def _estimator(strategy: str, trained, config: TrainConfig = FAST):
-    """What notebook 08 runs for each strategy: a fine-tuned pre-trained network, or the target only."""
-    if strategy == "scratch":
-        return NetworkClassifier(trained.description["model"], trained.description["params"], config)
-    return FineTuner(trained.path, strategy, config)
-
-
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_fine_tuning_trains_on_training_folds_only(source, strategy, monkeypatch) -> None:
-    _, trained = source
+def test_each_strategy_trains_on_training_folds_only(source, strategy, monkeypatch) -> None:
+    """What notebook 08 runs for each strategy (strategy_run): pooled training, fine-tuning, the target only."""
+    source_table, trained = source
     # 4 target speakers: each fold trains on 3, one of them whole for validation (validation_split needs >= 3)
     target = _target(copies=1, speakers=4)
     seen = []
@@ -277,22 +272,20 @@ def test_fine_tuning_trains_on_training_folds_only(source, strategy, monkeypatch
         return real_fit(model_name, X_train, y_train, n_classes, **kwargs)
 
     monkeypatch.setattr(estimators, "fit_network", spy)
+    run = strategy_run(strategy, "cnn1", PARAMS, FAST.replace(epochs=2), pretrained=trained.path, source=source_table)
     result = cross_validate(
-        _estimator(strategy, trained, FAST.replace(epochs=2)),
-        target,
-        "loso",
-        experiment=strategy,
-        max_folds=2,
-        progress=False,
+        run.pop("estimator"), target, "loso", experiment=strategy, max_folds=2, progress=False, **run
     )
     assert list(result.per_fold["fold"]) == ["speaker tgt_s0", "speaker tgt_s1"]
     assert result.labels == ["angry", "disgust", "sad"]  # the target's emotions: a new head
     assert result.predictions["source_id"].is_unique and len(result.predictions) == 2 * 9
-    assert (result.per_fold["n_train"] == 3 * 9 * 2).all()  # 3 training speakers, each clip with its copy
-    # each fit: 2 training speakers left after the test and validation speakers, with their copies
-    assert all(n == 2 * 9 * 2 and k == 3 for n, _, _, k in seen)
+    # pooled: the source clips of the target's emotions (angry, sad: 4 speakers × 3 sentences each) train too
+    pooled = 4 * 3 * 2 if strategy == "pooled" else 0
+    assert (result.per_fold["n_train"] == 3 * 9 * 2 + pooled).all()  # 3 training speakers, each clip with its copy
+    # each fit: 2 training speakers left after the test and validation speakers, with their copies (and the pool)
+    assert all(n == 2 * 9 * 2 + pooled and k == 3 for n, _, _, k in seen)
     starts_pretrained = [pre for _, pre, _, _ in seen]
-    if strategy == "scratch":
+    if strategy in ("scratch", "pooled"):
         assert not any(starts_pretrained) and len(seen) == 2
     elif strategy == "head":
         assert all(starts_pretrained) and len(seen) == 2
@@ -330,16 +323,23 @@ def test_fine_tuning_checks_features_and_strategy(source, tmp_path) -> None:
         cross_validate(
             FineTuner(tmp_path / "nowhere.keras", "head", FAST), right, "loso", experiment="x", progress=False
         )
+    with pytest.raises(ValueError, match="needs the source corpora"):
+        strategy_run("pooled", "cnn1")
+    with pytest.raises(ValueError, match="needs a pre-trained network"):
+        strategy_run("last_block", "cnn1")
+    with pytest.raises(ValueError, match="unknown transfer strategy 'joint'; valid: pooled, head, last_block"):
+        strategy_run("joint", "cnn1")
 
 
 def test_summary_table_and_gains(source) -> None:
     _, trained = source
     target = _target(emotions=("angry", "sad", "neutral"), seed=2)
+    runs = {
+        s: strategy_run(s, "cnn1", PARAMS, FAST.replace(epochs=2), pretrained=trained.path) for s in ("head", "scratch")
+    }
     results = {
-        (s, False, "loso"): cross_validate(
-            _estimator(s, trained, FAST.replace(epochs=2)), target, "loso", experiment=s, progress=False
-        )
-        for s in ("head", "scratch")
+        (s, False, "loso"): cross_validate(run["estimator"], target, "loso", experiment=s, progress=False)
+        for s, run in runs.items()
     }
     table = summary_table(results, transfer="head", protocols=("loso", "lopo"))
     assert list(table.index) == ["target only", "transfer", "augmentation", "transfer + augmentation"]
