@@ -42,6 +42,14 @@ from .training import TrainConfig
 #: block too), or not at all (the target only).
 STRATEGIES = ("pooled", *FINE_TUNING, "scratch")
 
+#: How each strategy is named in result rows (the experiment's first words).
+STRATEGY_LABELS = {
+    "pooled": "transfer (pooled)",
+    "head": "transfer (head)",
+    "last_block": "transfer (last block)",
+    "scratch": "target only",
+}
+
 #: Rows of the reference study's summary table: (fine-tuning strategy, with augmentation).
 SUMMARY_ROWS = {
     "target only": ("scratch", False),
@@ -284,8 +292,8 @@ def summary_table(
     """The reference study's table, honestly: rows target only / transfer / augmentation / transfer +
     augmentation, one column per protocol, cells "mean ± std" over folds.
 
-    ``results`` maps (strategy, augmented, protocol) to a result; ``transfer``: the fine-tuning strategy
-    that stands for "transfer" (chosen before seeing results, not the best on test folds).
+    ``results`` maps (strategy, augmented, protocol) to a result; ``transfer``: the strategy (of
+    :data:`STRATEGIES`) that stands for "transfer" (chosen before seeing results, not the best on test folds).
     """
     names = {"random": "random split", "loso": "LOSO", "lopo": "LOPO"}
     rows = {}
@@ -339,6 +347,7 @@ __all__ = [
     "Availability",
     "Pretrained",
     "STRATEGIES",
+    "STRATEGY_LABELS",
     "SUMMARY_ROWS",
     "cross_corpus_dataset",
     "default_source",

@@ -233,6 +233,7 @@ def test_quick_run_trains_saves_and_transfers(quick_run) -> None:
     import pandas as pd
 
     from ser_utils.params import declared_parameters
+    from ser_utils.transfer import STRATEGY_LABELS
 
     _, out = quick_run
     results = pd.read_csv(out / "results.csv")
@@ -249,12 +250,15 @@ def test_quick_run_trains_saves_and_transfers(quick_run) -> None:
     given = run["notebook_parameters"]["08_transfer_learning"]
     strategies = given.get("strategies", defaults["strategies"])
     augmented = bool(given.get("augment_presets", defaults["augment_presets"]))
-    label = {"head": "transfer (head)", "last_block": "transfer (last block)", "scratch": "target only"}
-    assert {"last_block", "scratch"} <= set(strategies)
+    chosen = given.get("transfer", defaults["transfer"])
+    assert {"pooled", "last_block", "scratch"} <= set(strategies)
     for strategy in strategies:
-        assert transfer["experiment"].str.startswith(f"{label[strategy]} · ").any(), strategy
-        if augmented:
-            assert transfer["experiment"].str.startswith(f"{label[strategy]} + aug · ").any(), strategy
+        assert transfer["experiment"].str.startswith(f"{STRATEGY_LABELS[strategy]} · ").any(), strategy
+        # augmentation rows: the summary table's (the transfer strategy and the target only)
+        with_aug = transfer["experiment"].str.startswith(f"{STRATEGY_LABELS[strategy]} + aug · ").any()
+        assert with_aug == (augmented and strategy in (chosen, "scratch")), strategy
+    pooled = transfer[transfer["experiment"].str.startswith("transfer (pooled) · ")]
+    assert pooled["notes"].str.contains("trained on the target and demo-").all()
     models = {p.name for p in (out / "models").glob("*.keras")}
     assert "08_transfer_learning-pretrained-cnn1.keras" in models
     assert any(name.startswith("05_cnn-") for name in models)
