@@ -171,7 +171,8 @@ def describe_architecture(
 
 
 def results_table(results: Sequence[CVResult], *, metric: str = "uar") -> pd.DataFrame:
-    """One row per experiment: model, features, protocol, metric mean ± std, and, for networks, timing."""
+    """One row per experiment: model, features, protocol, metric mean ± std, and, for networks, timing
+    (``total s``: its folds' seconds, summed; folds run side by side, so the wall time is shorter)."""
     rows = []
     for r in results:
         s = r.summary()
