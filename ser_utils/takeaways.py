@@ -121,9 +121,11 @@ def transfer_takeaways(
     transfer: str | None,
     protocols: Sequence[str],
     zero_shot: CVResult | None = None,
+    source_speakers: int | None = None,
 ) -> list[str]:
-    """What notebook 08's runs say: transfer against the target alone under each protocol, the random
-    split against LOSO, augmentation's effect, and the zero-shot floor. Keys: (strategy, augmented, protocol)."""
+    """What notebook 08's runs say: transfer against the target alone under each protocol, every strategy
+    under LOSO, the random split against LOSO, augmentation's effect, and the zero-shot floor. Keys:
+    (strategy, augmented, protocol). ``source_speakers``: how many voices the source corpora brought."""
     lines = []
     for protocol in protocols:
         scratch = results.get(("scratch", False, protocol))
@@ -138,6 +140,18 @@ def transfer_takeaways(
                 each = per_speaker({"transfer": moved, "target only": scratch})
                 ahead = int((each["transfer"] > each["target only"]).sum())
                 lines.append(f"Speaker by speaker, transfer is ahead on {ahead} of {len(each)} test speakers.")
+    loso_runs = {s: r for (s, augmented, p), r in results.items() if p == "loso" and not augmented}
+    if len(loso_runs) > 2:
+        ranked = sorted(loso_runs, key=lambda s: -loso_runs[s].mean())
+        lines.append(
+            "Every strategy under LOSO, best first: " + ", ".join(f"{s} {loso_runs[s].cell()}" for s in ranked) + "."
+        )
+    if source_speakers and "scratch" in loso_runs:
+        n = len(loso_runs["scratch"].per_fold) - 1
+        lines.append(
+            f"The source corpora brought {source_speakers} speakers; each LOSO fold had {n} target "
+            f"speaker{'s' if n != 1 else ''} to train and validate on."
+        )
     random, loso = results.get(("scratch", False, "random")), results.get(("scratch", False, "loso"))
     if random is not None and loso is not None:
         lines.append(
