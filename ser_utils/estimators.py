@@ -3,6 +3,7 @@
     NetworkClassifier("cnn2d", params={"filters": [16, 32]}, config={"epochs": 30})  # trained from scratch
     FineTuner("models/pretrained.keras", strategy="last_block")                        # a pre-trained network, adapted
     ZeroShot("models/pretrained.keras")                                                # ... used as it is
+    ValidationSearch(NetworkClassifier("statpool_lld"), {"dropout": [0.3, 0.5]})      # chosen on validation speakers
 
 Each has ``fit(X, y, meta=None)``, ``predict_proba``, ``predict``, ``classes_`` and scikit-learn's
 ``get_params`` / ``set_params``, so :func:`sklearn.base.clone` gives a fresh copy for every fold.
@@ -19,6 +20,7 @@ stay cheap and a network cached on disk is shared by every fold.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -28,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import ParameterGrid
 
 from . import cluster, modelfile
 from .evaluation import CVResult, as_tables, fold_executor, model_inputs, take
@@ -236,6 +240,96 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
                 "save() needs what prediction recomputes from a wav file: train with fit_final(estimator, tables)"
             )
         return modelfile.write(path, self.network(), self.description_)
+
+
+# -------------------------------------------------------------------------------------------------
+# Hyper-parameters chosen on validation speakers
+
+
+class ValidationSearch(ClassifierMixin, BaseEstimator):
+    """A network whose hyper-parameters are chosen on validation speakers only.
+
+        ValidationSearch(NetworkClassifier("statpool_lld"), {"dropout": [0.3, 0.5], "learning_rate": [1e-3, 3e-4]})
+
+    ``fit`` trains one network per combination of ``grid`` (a name of a
+    :class:`~ser_utils.training.TrainConfig` setting changes training, any other name is a hyper-parameter
+    of the network's builder) on the data it is given. Every candidate carves the same validation speakers
+    from it (:func:`ser_utils.splits.validation_split`) for early stopping; the one whose validation
+    speakers score the best clip-level UAR is kept (the first on a tie). Inside ``cross_validate`` that
+    is a fold's training part, so the test speaker never steers the choice. Cost: one fit per combination.
+    After ``fit``: ``best_params_``, ``search_`` (each combination's validation UAR and epochs) and the
+    kept network's ``history_``, ``fit_info_`` (with ``best_params``, read by :func:`chosen_params`), ``run_info_``.
+    """
+
+    def __init__(self, estimator: NetworkClassifier | None = None, grid: Mapping[str, Sequence] | None = None) -> None:
+        self.estimator = estimator
+        self.grid = grid
+
+    @property
+    def model(self) -> str:
+        return self._base().model
+
+    def _base(self) -> NetworkClassifier:
+        if not isinstance(self.estimator, NetworkClassifier) or isinstance(self.estimator, FineTuner):
+            raise ValueError("ValidationSearch searches a NetworkClassifier (a network trained from random weights)")
+        return self.estimator
+
+    def candidate(self, settings: Mapping[str, Any]) -> NetworkClassifier:
+        """The estimator with one combination of settings: training settings into its config, the rest into
+        its builder's hyper-parameters (checked by name)."""
+        base = self._base()
+        config = TrainConfig.from_dict(base.config)
+        training = {k: v for k, v in settings.items() if k in config.to_dict()}
+        if {"seed", "val_fraction"} & set(training):
+            raise ValueError(
+                "the search cannot vary seed or val_fraction: every candidate must hold out the same speakers"
+            )
+        params = {**(base.params or {}), **{k: v for k, v in settings.items() if k not in training}}
+        get_model(base.model).check_params(params)
+        return clone(base).set_params(params=params, config=config.replace(**training))
+
+    def fit(self, X: Any, y: Sequence, meta: pd.DataFrame | None = None) -> ValidationSearch:
+        """Fit every candidate on ``X``/``y``, keep the one its validation speakers score best."""
+        combinations = list(ParameterGrid({k: list(v) for k, v in dict(self.grid or {}).items()}))
+        candidates = [self.candidate(settings) for settings in combinations]  # every name checked before training
+        y = np.asarray(y).astype(str)
+        meta = pd.DataFrame({"utt_id": np.arange(len(y)).astype(str)}) if meta is None else meta.reset_index(drop=True)
+        config = TrainConfig.from_dict(self._base().config)
+        _, val = validation_split(meta, config.val_fraction, config.seed)
+        if len(combinations) > 1 and not len(val):
+            raise ValueError("no validation speakers to choose on: set training val_fraction > 0 (0.1 by default)")
+        clips = source_ids(meta.iloc[val])
+        X_val = [x[val] for x in _as_list(X)]
+        rows, best, best_uar = [], None, -np.inf
+        for settings, candidate in zip(combinations, candidates):
+            fitted = candidate.fit(X, y, meta=meta)
+            uar = np.nan
+            if len(val):
+                proba = pd.DataFrame(fitted.predict_proba(X_val), columns=fitted.classes_).groupby(clips).mean()
+                truth = pd.Series(y[val], index=clips).groupby(level=0).first().loc[proba.index]
+                uar = float(balanced_accuracy_score(truth, proba.idxmax(axis=1)))
+            rows.append({**settings, "val_uar": uar, "epochs": fitted.fit_info_["epochs"]})
+            if best is None or uar > best_uar:
+                best, best_uar, self.best_params_ = fitted, uar, settings
+        self.best_, self.search_ = best, pd.DataFrame(rows)
+        self.classes_, self.history_, self.run_info_ = best.classes_, best.history_, best.run_info_
+        self.fit_info_ = {**best.fit_info_, "best_params": json.dumps(self.best_params_, sort_keys=True)}
+        if len(val):
+            self.fit_info_["val_uar"] = round(best_uar, 4)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.best_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.best_.predict(X)
+
+
+def chosen_params(result: CVResult) -> dict[str, Any]:
+    """The combination a :class:`ValidationSearch` chose in most folds of a cross-validation (the first
+    such on a tie), for the final model: ``search.candidate(chosen_params(result))``; {} without a search."""
+    chosen = result.per_fold.get("best_params", pd.Series(dtype=object)).dropna()
+    return json.loads(chosen.value_counts(sort=True).index[0]) if len(chosen) else {}
 
 
 # -------------------------------------------------------------------------------------------------

@@ -136,3 +136,61 @@ def test_describe_input_says_how_to_recompute_a_table(toy_table) -> None:
     odd.feature_set = "mystery"
     with pytest.raises(ValueError, match="cannot describe input"):
         describe_input(odd)
+
+
+def test_validation_search_keeps_the_candidate_its_validation_speakers_score_best(toy_table) -> None:
+    """Hyper-parameters chosen on validation speakers only: every candidate holds out the same speakers, the
+    best clip-level UAR there wins, and inside cross_validate the choice is recorded per fold."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from ser_utils.estimators import ValidationSearch, chosen_params
+    from ser_utils.splits import validation_split
+
+    table = toy_table(speakers=4, windows=2)  # two rows per clip: validation is scored per clip
+    y = table.meta["emotion"].to_numpy()
+    config = {"epochs": 4, "val_fraction": 0.25, "patience": 0}
+    # a learning rate too small to move the weights cannot win against one that learns
+    search = ValidationSearch(
+        NetworkClassifier("cnn1", TINY, config), {"learning_rate": [1e-9, 1e-2], "dropout": [0.2]}
+    )
+    assert clone(search).get_params()["grid"] == search.grid and search.model == "cnn1"
+    search.fit(table.X, y, meta=table.meta)
+    assert (
+        list(search.search_.columns) == ["dropout", "learning_rate", "val_uar", "epochs"] and len(search.search_) == 2
+    )
+    assert search.best_params_ == {"dropout": 0.2, "learning_rate": 1e-2}
+    assert search.search_["val_uar"].iloc[1] > search.search_["val_uar"].iloc[0]
+    kept = search.best_.get_params()
+    assert kept["params"] == {**TINY, "dropout": 0.2} and kept["config"].learning_rate == 1e-2
+    # the validation UAR, recomputed: the held-out speaker's clips, window probabilities averaged
+    _, val = validation_split(table.meta, 0.25, 0)
+    assert table.meta.iloc[val]["speaker"].nunique() == 1
+    proba = pd.DataFrame(search.predict_proba(table.X[val]), columns=search.classes_)
+    clips = proba.groupby(table.meta.iloc[val]["source_id"].to_numpy()).mean()
+    truth = table.meta.iloc[val].groupby("source_id")["emotion"].first().loc[clips.index]
+    assert search.fit_info_["val_uar"] == pytest.approx(balanced_accuracy_score(truth, clips.idxmax(axis=1)), abs=1e-4)
+    assert search.fit_info_["best_params"] == '{"dropout": 0.2, "learning_rate": 0.01}'
+    # in the one loop: the training part's own validation speakers choose, the per-fold table says what
+    result = cross_validate(search, table, "loso", experiment="search", max_folds=2, progress=False)
+    assert "best_params" in result.per_fold and result.model == "cnn1"
+    assert chosen_params(result) == {"dropout": 0.2, "learning_rate": 0.01}
+    final = search.candidate(chosen_params(result))
+    assert type(final) is NetworkClassifier and final.params == {**TINY, "dropout": 0.2}
+    assert (
+        chosen_params(
+            cross_validate(
+                NetworkClassifier("cnn1", TINY, {"epochs": 1}),
+                table,
+                "loso",
+                experiment="x",
+                max_folds=1,
+                progress=False,
+            )
+        )
+        == {}
+    )
+    # what the search cannot vary, and names neither the builder nor training knows
+    with pytest.raises(ValueError, match="cannot vary seed or val_fraction"):
+        ValidationSearch(NetworkClassifier("cnn1", TINY), {"seed": [0, 1]}).fit(table.X, y, meta=table.meta)
+    with pytest.raises(ValueError, match="widht"):
+        ValidationSearch(NetworkClassifier("cnn1", TINY), {"widht": [1, 2]}).fit(table.X, y, meta=table.meta)
