@@ -325,6 +325,27 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
         return self.best_.predict(X)
 
 
+def network_estimator(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    config: TrainConfig | Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence] | None = None,
+) -> NetworkClassifier | ValidationSearch:
+    """``NetworkClassifier(name, params, config)``, its hyper-parameters searched on validation speakers
+    over ``grid`` when one is given (a notebook's ``search`` entry for the network)."""
+    network = NetworkClassifier(name, params, config)
+    return ValidationSearch(network, grid) if grid else network
+
+
+def training_notes(speaker_norm: bool, grid: Mapping[str, Sequence] | None = None) -> str:
+    """The notes of a network's result row: speaker normalisation, and what a search chose from."""
+    notes = ["speaker-normalised inputs"] if speaker_norm else []
+    if grid:
+        choices = ", ".join(f"{k} in {list(v)}" for k, v in grid.items())
+        notes.append(f"hyper-parameters chosen on validation speakers ({choices})")
+    return "; ".join(notes)
+
+
 def chosen_params(result: CVResult) -> dict[str, Any]:
     """The combination a :class:`ValidationSearch` chose in most folds of a cross-validation (the first
     such on a tie), for the final model: ``search.candidate(chosen_params(result))``; {} without a search."""
@@ -535,22 +556,31 @@ def chosen_epochs(result: CVResult) -> int | None:
 
 
 def fit_final(
-    estimator: NetworkClassifier,
+    estimator: NetworkClassifier | ValidationSearch,
     tables: FeatureTable | Sequence[FeatureTable],
     *,
     speaker_norm: bool = False,
     use_augmented: bool = True,
     dataset: str = "",
     epochs: int | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> NetworkClassifier:
     """A clone of ``estimator`` trained on every clip of ``tables``, ready to ``.save(path)`` and use with
     :mod:`ser_utils.predict`.
 
     ``epochs``: train every clip for that many epochs, as the cross-validation chose them
     (:func:`chosen_epochs`): no clip is held out and no epoch is spent past the best one. None:
-    validation speakers are carved for early stopping as in the folds.
+    validation speakers are carved for early stopping as in the folds. A :class:`ValidationSearch`
+    trains the network with ``settings``, what its folds chose (:func:`chosen_params`).
     """
     from .runinfo import package_versions
+
+    if isinstance(estimator, ValidationSearch):
+        if settings is None:
+            raise ValueError(
+                "a search's final network needs the settings its folds chose: settings=chosen_params(result)"
+            )
+        estimator = estimator.candidate(settings)
 
     tables = as_tables(tables)
     meta = tables[0].meta.reset_index(drop=True)

@@ -143,7 +143,7 @@ def test_validation_search_keeps_the_candidate_its_validation_speakers_score_bes
     best clip-level UAR there wins, and inside cross_validate the choice is recorded per fold."""
     from sklearn.metrics import balanced_accuracy_score
 
-    from ser_utils.estimators import ValidationSearch, chosen_params
+    from ser_utils.estimators import ValidationSearch, chosen_params, fit_final, network_estimator, training_notes
     from ser_utils.splits import validation_split
 
     table = toy_table(speakers=4, windows=2)  # two rows per clip: validation is scored per clip
@@ -189,6 +189,18 @@ def test_validation_search_keeps_the_candidate_its_validation_speakers_score_bes
         )
         == {}
     )
+    # the final model: every clip, the settings most folds chose; a search cannot guess them
+    trained = fit_final(search, table, epochs=1, settings=chosen_params(result))
+    assert trained.description_["params"] == {**TINY, "dropout": 0.2} and trained.description_["config"]["epochs"] == 1
+    assert trained.description_["config"]["learning_rate"] == 0.01
+    with pytest.raises(ValueError, match="settings=chosen_params"):
+        fit_final(search, table, epochs=1)
+    assert network_estimator("cnn1", TINY, config).get_params() == {"model": "cnn1", "params": TINY, "config": config}
+    assert network_estimator("cnn1", TINY, config, {"dropout": [0.2]}).grid == {"dropout": [0.2]}
+    assert training_notes(True, {"dropout": [0.2, 0.4]}) == (
+        "speaker-normalised inputs; hyper-parameters chosen on validation speakers (dropout in [0.2, 0.4])"
+    )
+    assert training_notes(False) == ""
     # what the search cannot vary, and names neither the builder nor training knows
     with pytest.raises(ValueError, match="cannot vary seed or val_fraction"):
         ValidationSearch(NetworkClassifier("cnn1", TINY), {"seed": [0, 1]}).fit(table.X, y, meta=table.meta)
