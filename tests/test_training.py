@@ -178,6 +178,40 @@ def test_training_batches_mixup_and_specaugment_are_reproducible() -> None:
     assert len(plain) == 3
 
 
+def test_balanced_batches_draw_every_emotion_equally_often(toy_table, monkeypatch) -> None:
+    """balanced_batches: rows drawn class-balanced each epoch (one class 6x the size of another), no class
+    weights on top; the fit goes through the batches and stays reproducible."""
+    from ser_utils.training import fit as fit_module
+    from ser_utils.training.batches import balanced_probabilities
+
+    y = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    p = balanced_probabilities(y)
+    np.testing.assert_allclose(p.sum(), 1.0)
+    np.testing.assert_allclose(np.bincount(y, weights=p), [1 / 3] * 3)
+    Y = np.eye(3, dtype=np.float32)[y]
+    batches = batch_class()([np.arange(100, dtype=np.float32)[:, None]], Y, batch_size=25, seed=1, balanced=True)
+    drawn = np.concatenate([batches[i][1].argmax(axis=1) for i in range(len(batches))])
+    assert len(batches) == 4 and len(drawn) == 100  # an epoch as long as the data
+    counts = np.bincount(np.concatenate([y[batch_class()([Y], Y, seed=s, balanced=True).order] for s in range(20)]))
+    np.testing.assert_allclose(counts / counts.sum(), [1 / 3] * 3, atol=0.03)  # 2000 draws, about a third each
+    seen = []
+    real = batch_class()
+
+    class Spy(real):
+        def __init__(self, *args, **kwargs):
+            seen.append((args[2], kwargs["balanced"]))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "batch_class", lambda: Spy)
+    table = toy_table()
+    codes = pd.factorize(table.meta["emotion"], sort=True)[0]
+    config = FAST.replace(epochs=2, balanced_batches=True)
+    first = fit_module.fit_network("cnn1", [table.X], codes, 3, params={"filters": 4}, config=config, seed=5)
+    again = fit_module.fit_network("cnn1", [table.X], codes, 3, params={"filters": 4}, config=config, seed=5)
+    assert seen == [(None, True), (None, True)]  # balanced draws, and no class weights on top of them
+    np.testing.assert_allclose(first.history["loss"], again.history["loss"], rtol=1e-5)
+
+
 def test_progressive_resizing_and_refit(toy_table) -> None:
     small, large = toy_table(kind="image", shape=(8, 8)), toy_table(kind="image", shape=(16, 16))
     config = FAST.replace(epochs=2, progressive_epochs=2)

@@ -1,7 +1,7 @@
-"""Training batches with mixup and SpecAugment, reproducible from the seed.
+"""Training batches with mixup, SpecAugment or class-balanced sampling, reproducible from the seed.
 
-Only used when a batch must change on every pass (mixup, SpecAugment); plain training feeds arrays
-to Keras directly, which is faster.
+Only used when a batch must change on every pass (mixup, SpecAugment, balanced draws); plain training
+feeds arrays to Keras directly, which is faster.
 """
 
 from __future__ import annotations
@@ -26,17 +26,31 @@ def batch_class():
         """Shuffled training batches; random choices depend only on (seed, epoch, batch index)."""
 
         def __init__(
-            self, X, Y, weights=None, *, batch_size=32, seed=0, mixup_alpha=0.0, spec_augment_inputs=(), kinds=()
+            self,
+            X,
+            Y,
+            weights=None,
+            *,
+            batch_size=32,
+            seed=0,
+            mixup_alpha=0.0,
+            spec_augment_inputs=(),
+            kinds=(),
+            balanced=False,
         ):
             super().__init__()
             self.X, self.Y, self.weights = X, Y, weights
             self.batch_size, self.seed = int(batch_size), int(seed)
             self.mixup_alpha, self.spec_inputs, self.kinds = float(mixup_alpha), tuple(spec_augment_inputs), kinds
+            self.draw = balanced_probabilities(Y.argmax(axis=1)) if balanced else None
             self.epoch = 0
             self.order = self._order()
 
         def _order(self):
-            return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.Y))
+            rng = np.random.default_rng([self.seed, self.epoch])
+            if self.draw is not None:  # class-balanced, with replacement: an epoch as long as the data
+                return rng.choice(len(self.Y), size=len(self.Y), replace=True, p=self.draw)
+            return rng.permutation(len(self.Y))
 
         def __len__(self):
             return max(1, math.ceil(len(self.Y) / self.batch_size))
@@ -56,6 +70,13 @@ def batch_class():
 
     _BATCHES["cls"] = Batches
     return Batches
+
+
+def balanced_probabilities(y: np.ndarray) -> np.ndarray:
+    """Each row's chance to be drawn so that every class present is drawn equally often (rows of a class alike)."""
+    y = np.asarray(y)
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    return 1.0 / (len(counts) * counts[inverse])
 
 
 def augment_batch(

@@ -17,7 +17,9 @@ class TrainConfig:
     learning rate is multiplied by ``reduce_lr_factor`` after ``reduce_lr_patience`` epochs without
     progress (0 disables). ``val_fraction``: share of the training speakers held out for these
     decisions (:func:`ser_utils.splits.validation_split`). ``class_weight``: weight rows by inverse
-    class frequency. ``mixup_alpha`` > 0: mixup of training batches, Beta(α, α). ``spec_augment``:
+    class frequency. ``balanced_batches``: instead, draw every epoch's rows class-balanced (with replacement,
+    each emotion as often; as many rows as the training part has), so rare emotions are seen as often as common
+    ones rather than weighted up. ``mixup_alpha`` > 0: mixup of training batches, Beta(α, α). ``spec_augment``:
     SpecAugment masks on image and sequence inputs of training batches. ``refit``: once early
     stopping has chosen the number of epochs, train a fresh network on the whole training part
     (validation speakers included) for that many epochs (about twice the cost). ``ensemble``: that many
@@ -41,6 +43,7 @@ class TrainConfig:
     min_lr: float = 1e-6
     val_fraction: float = 0.1
     class_weight: bool = True
+    balanced_batches: bool = False
     mixup_alpha: float = 0.0
     spec_augment: bool = False
     refit: bool = False

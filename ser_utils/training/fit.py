@@ -253,7 +253,11 @@ def fit_network(
         _load_state(trainer, network, learning_rate)
     set_seed(seed)
     Y = np.eye(n_classes, dtype=np.float32)[y_train]
-    weights = class_weights(y_train, n_classes)[y_train].astype(np.float32) if config.class_weight else None
+    weights = (
+        class_weights(y_train, n_classes)[y_train].astype(np.float32)
+        if config.class_weight and not config.balanced_batches  # balanced draws already even the classes out
+        else None
+    )
     has_val = X_val is not None and len(X_val[0]) > 0
     validation = None
     if has_val:
@@ -270,7 +274,7 @@ def fit_network(
     )
     spec_inputs = [i for i, k in enumerate(kinds) if k in ("image", "sequence")] if config.spec_augment else []
     start = time.perf_counter()
-    if config.mixup_alpha > 0 or spec_inputs:  # batches that change every pass
+    if config.mixup_alpha > 0 or spec_inputs or config.balanced_batches:  # batches that change every pass
         batches = batch_class()(
             X_train,
             Y,
@@ -280,6 +284,7 @@ def fit_network(
             mixup_alpha=config.mixup_alpha,
             spec_augment_inputs=spec_inputs,
             kinds=kinds,
+            balanced=config.balanced_batches,
         )
         fitted = trainer.fit(batches, **common)
     else:  # arrays: Keras shuffles and batches them in its own input pipeline
