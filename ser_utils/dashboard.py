@@ -39,8 +39,8 @@ FAMILY_COLORS = dict(zip(FAMILIES, ("#2ca02c", "#bcbd22", "#1f77b4", "#aec7e8", 
 
 def family(notebook: str, experiment: str, model: str = "", features: str = "") -> str:
     """Which kind of model a results row is: classical (scikit-learn models), pretrained (those on frozen
-    embeddings of a pretrained speech model), neural (05-07), or, in 08, transfer (fine-tuned or
-    zero-shot pre-trained networks) and target only."""
+    embeddings of a pretrained speech model), neural (05-07), or, in 08, transfer (pooled training with
+    other corpora, fine-tuned or zero-shot pre-trained networks) and target only."""
     number = str(notebook)[:2]
     if str(features) in PRETRAINED:
         return "pretrained"

@@ -20,7 +20,8 @@ stay cheap and a network cached on disk is shared by every fold.
 
 from __future__ import annotations
 
-import json
+import ast
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -258,7 +259,9 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
     speakers score the best clip-level UAR is kept (the first on a tie). Inside ``cross_validate`` that
     is a fold's training part, so the test speaker never steers the choice. Cost: one fit per combination.
     After ``fit``: ``best_params_``, ``search_`` (each combination's validation UAR and epochs) and the
-    kept network's ``history_``, ``fit_info_`` (with ``best_params``, read by :func:`chosen_params`), ``run_info_``.
+    kept network's ``history_``, ``fit_info_`` (with ``best_params``, read by :func:`chosen_params`, and
+    ``searched_epochs``, every candidate's), ``run_info_``. ``refit`` cannot be searched or set: the refit network
+    would be chosen on speakers it trained on.
     """
 
     def __init__(self, estimator: NetworkClassifier | None = None, grid: Mapping[str, Sequence] | None = None) -> None:
@@ -283,6 +286,11 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
         if {"seed", "val_fraction"} & set(training):
             raise ValueError(
                 "the search cannot vary seed or val_fraction: every candidate must hold out the same speakers"
+            )
+        if config.replace(**training).refit:
+            raise ValueError(
+                "a search cannot refit: the refit network trains on the validation speakers it is then chosen on "
+                "(set training refit to false)"
             )
         params = {**(base.params or {}), **{k: v for k, v in settings.items() if k not in training}}
         get_model(base.model).check_params(params)
@@ -313,7 +321,11 @@ class ValidationSearch(ClassifierMixin, BaseEstimator):
                 best, best_uar, self.best_params_ = fitted, uar, settings
         self.best_, self.search_ = best, pd.DataFrame(rows)
         self.classes_, self.history_, self.run_info_ = best.classes_, best.history_, best.run_info_
-        self.fit_info_ = {**best.fit_info_, "best_params": json.dumps(self.best_params_, sort_keys=True)}
+        self.fit_info_ = {
+            **best.fit_info_,
+            "best_params": str(self.best_params_),  # as scikit-learn's searches give it (GridSearchCV)
+            "searched_epochs": int(self.search_["epochs"].sum()),
+        }
         if len(val):
             self.fit_info_["val_uar"] = round(best_uar, 4)
         return self
@@ -347,10 +359,11 @@ def training_notes(speaker_norm: bool, grid: Mapping[str, Sequence] | None = Non
 
 
 def chosen_params(result: CVResult) -> dict[str, Any]:
-    """The combination a :class:`ValidationSearch` chose in most folds of a cross-validation (the first
-    such on a tie), for the final model: ``search.candidate(chosen_params(result))``; {} without a search."""
+    """The combination a search (:class:`ValidationSearch`, or scikit-learn's) chose in most folds of a
+    cross-validation, the earliest fold's on a tie, for the final model: ``search.candidate(chosen_params(result))``;
+    {} without a search."""
     chosen = result.per_fold.get("best_params", pd.Series(dtype=object)).dropna()
-    return json.loads(chosen.value_counts(sort=True).index[0]) if len(chosen) else {}
+    return ast.literal_eval(Counter(chosen).most_common(1)[0][0]) if len(chosen) else {}
 
 
 # -------------------------------------------------------------------------------------------------
@@ -550,8 +563,12 @@ def _load_keras() -> None:
 
 def chosen_epochs(result: CVResult) -> int | None:
     """The number of epochs the folds of a cross-validation chose on their validation speakers (the
-    median of their best epochs), or None when its model records none (not a network)."""
-    best = result.per_fold.get("best_epoch", pd.Series(dtype=float)).dropna()
+    median of their best epochs; after a search, of the folds that chose :func:`chosen_params`), or None
+    when its model records none (not a network)."""
+    folds = result.per_fold
+    if "best_params" in folds and folds["best_params"].notna().any():
+        folds = folds[folds["best_params"] == str(chosen_params(result))]
+    best = folds.get("best_epoch", pd.Series(dtype=float)).dropna()
     return max(1, int(round(float(best.median())))) if len(best) else None
 
 

@@ -55,7 +55,7 @@ class CVResult:
     best hyper-parameters, epochs, seconds per epoch ...). ``predictions``: one row per test clip
     (``p_<emotion>`` columns when the estimator gives probabilities). ``histories``: per-epoch
     training curves by fold. ``info``: what ran where (device, parameters, ``seconds``: its folds' fitting and
-    scoring time, summed; with two fold workers the wall time is about half).
+    scoring time, summed; folds that run side by side take less wall time).
     """
 
     experiment: str

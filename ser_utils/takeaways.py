@@ -122,10 +122,12 @@ def transfer_takeaways(
     protocols: Sequence[str],
     zero_shot: CVResult | None = None,
     source_speakers: int | None = None,
+    target_speakers: int | None = None,
 ) -> list[str]:
     """What notebook 08's runs say: transfer against the target alone under each protocol, every strategy
     under LOSO, the random split against LOSO, augmentation's effect, and the zero-shot floor. Keys:
-    (strategy, augmented, protocol). ``source_speakers``: how many voices the source corpora brought."""
+    (strategy, augmented, protocol). ``source_speakers`` / ``target_speakers``: how many voices the source
+    corpora and the target brought."""
     lines = []
     for protocol in protocols:
         scratch = results.get(("scratch", False, protocol))
@@ -146,8 +148,8 @@ def transfer_takeaways(
         lines.append(
             "Every strategy under LOSO, best first: " + ", ".join(f"{s} {loso_runs[s].cell()}" for s in ranked) + "."
         )
-    if source_speakers and "scratch" in loso_runs:
-        n = len(loso_runs["scratch"].per_fold) - 1
+    if source_speakers and target_speakers:
+        n = target_speakers - 1
         lines.append(
             f"The source corpora brought {source_speakers} speakers; each LOSO fold had {n} target "
             f"speaker{'s' if n != 1 else ''} to train and validate on."
@@ -168,9 +170,9 @@ def transfer_takeaways(
     if zero_shot is not None:
         lines.append(
             f"Without any target training (zero-shot) the source network reaches {zero_shot.cell()} on the shared "
-            f"emotions (chance {float(zero_shot.chance.get('uar', np.nan)):.3f}): the floor fine-tuning starts from."
+            f"emotions (chance {float(zero_shot.chance.get('uar', np.nan)):.3f}): what the source alone knows of the target."
         )
-    return lines or ["No fine-tuning run to compare."]
+    return lines or ["No transfer run to compare."]
 
 
 def as_markdown(lines: Sequence[Any], title: str = "Takeaways from this run") -> str:

@@ -50,7 +50,7 @@ STRATEGY_LABELS = {
     "scratch": "target only",
 }
 
-#: Rows of the reference study's summary table: (fine-tuning strategy, with augmentation).
+#: Rows of the reference study's summary table: (strategy, with augmentation); None: the ``transfer`` strategy.
 SUMMARY_ROWS = {
     "target only": ("scratch", False),
     "transfer": (None, False),
@@ -293,7 +293,7 @@ def summary_table(
     augmentation, one column per protocol, cells "mean ± std" over folds.
 
     ``results`` maps (strategy, augmented, protocol) to a result; ``transfer``: the strategy (of
-    :data:`STRATEGIES`) that stands for "transfer" (chosen before seeing results, not the best on test folds).
+    :data:`STRATEGIES`, not ``scratch``) that stands for "transfer", fixed before the run (not the best of its test folds).
     """
     names = {"random": "random split", "loso": "LOSO", "lopo": "LOPO"}
     rows = {}

@@ -138,6 +138,24 @@ def test_describe_input_says_how_to_recompute_a_table(toy_table) -> None:
         describe_input(odd)
 
 
+def test_chosen_params_and_epochs_follow_the_choice_of_most_folds() -> None:
+    """After a search, the final model takes the combination most folds chose (the earliest on a tie; either
+    search's format) and the median epochs of the folds that chose it."""
+    from types import SimpleNamespace
+
+    from ser_utils.estimators import chosen_epochs, chosen_params
+
+    folds = pd.DataFrame(
+        {"best_params": ["{'C': 10}", "{'C': 1}", "{'C': 1}", "{'C': 10}", "{'C': 1}"], "best_epoch": [20, 3, 5, 30, 7]}
+    )
+    result = SimpleNamespace(per_fold=folds)
+    assert chosen_params(result) == {"C": 1} and chosen_epochs(result) == 5  # not the median of all five (7)
+    tie = SimpleNamespace(per_fold=folds.iloc[:4])
+    assert chosen_params(tie) == {"C": 10} and chosen_epochs(tie) == 25  # the earliest fold's on a tie
+    plain = SimpleNamespace(per_fold=pd.DataFrame({"best_epoch": [4, 6, 9]}))
+    assert chosen_params(plain) == {} and chosen_epochs(plain) == 6
+
+
 def test_validation_search_keeps_the_candidate_its_validation_speakers_score_best(toy_table) -> None:
     """Hyper-parameters chosen on validation speakers only: every candidate holds out the same speakers, the
     best clip-level UAR there wins, and inside cross_validate the choice is recorded per fold."""
@@ -146,7 +164,7 @@ def test_validation_search_keeps_the_candidate_its_validation_speakers_score_bes
     from ser_utils.estimators import ValidationSearch, chosen_params, fit_final, network_estimator, training_notes
     from ser_utils.splits import validation_split
 
-    table = toy_table(speakers=4, windows=2)  # two rows per clip: validation is scored per clip
+    table = toy_table(speakers=4, windows=2, copies=1, seed=2)  # two rows per clip and a copy: validation scores clips
     y = table.meta["emotion"].to_numpy()
     config = {"epochs": 4, "val_fraction": 0.25, "patience": 0}
     # a learning rate too small to move the weights cannot win against one that learns
@@ -159,17 +177,25 @@ def test_validation_search_keeps_the_candidate_its_validation_speakers_score_bes
         list(search.search_.columns) == ["dropout", "learning_rate", "val_uar", "epochs"] and len(search.search_) == 2
     )
     assert search.best_params_ == {"dropout": 0.2, "learning_rate": 1e-2}
-    assert search.search_["val_uar"].iloc[1] > search.search_["val_uar"].iloc[0]
+    assert search.search_["val_uar"].iloc[1] > search.search_["val_uar"].iloc[0]  # (0.78 against 0.56 here)
     kept = search.best_.get_params()
     assert kept["params"] == {**TINY, "dropout": 0.2} and kept["config"].learning_rate == 1e-2
-    # the validation UAR, recomputed: the held-out speaker's clips, window probabilities averaged
+    # the validation UAR, recomputed clip by clip: the held-out speaker's original clips (no copies), the
+    # probabilities of a clip's two windows averaged
     _, val = validation_split(table.meta, 0.25, 0)
-    assert table.meta.iloc[val]["speaker"].nunique() == 1
-    proba = pd.DataFrame(search.predict_proba(table.X[val]), columns=search.classes_)
-    clips = proba.groupby(table.meta.iloc[val]["source_id"].to_numpy()).mean()
-    truth = table.meta.iloc[val].groupby("source_id")["emotion"].first().loc[clips.index]
-    assert search.fit_info_["val_uar"] == pytest.approx(balanced_accuracy_score(truth, clips.idxmax(axis=1)), abs=1e-4)
-    assert search.fit_info_["best_params"] == '{"dropout": 0.2, "learning_rate": 0.01}'
+    held = table.meta.iloc[val]
+    assert held["speaker"].nunique() == 1 and (held["augmentation"] == "").all() and len(held) == 9 * 2
+    truth, guess = [], []
+    for clip in held["source_id"].unique():
+        rows = np.flatnonzero(
+            (table.meta["source_id"] == clip).to_numpy() & (table.meta["augmentation"] == "").to_numpy()
+        )
+        assert len(rows) == 2
+        truth.append(table.meta["emotion"].iloc[rows[0]])
+        guess.append(search.classes_[search.predict_proba(table.X[rows]).mean(axis=0).argmax()])
+    assert search.fit_info_["val_uar"] == pytest.approx(balanced_accuracy_score(truth, guess), abs=1e-4)
+    assert search.fit_info_["best_params"] == "{'dropout': 0.2, 'learning_rate': 0.01}"  # as GridSearchCV writes it
+    assert search.fit_info_["searched_epochs"] == 8 and search.fit_info_["epochs"] == 4  # two candidates, 4 each
     # in the one loop: the training part's own validation speakers choose, the per-fold table says what
     result = cross_validate(search, table, "loso", experiment="search", max_folds=2, progress=False)
     assert "best_params" in result.per_fold and result.model == "cnn1"
@@ -201,6 +227,17 @@ def test_validation_search_keeps_the_candidate_its_validation_speakers_score_bes
         "speaker-normalised inputs; hyper-parameters chosen on validation speakers (dropout in [0.2, 0.4])"
     )
     assert training_notes(False) == ""
+    # no validation speakers: one combination trains as it is, several cannot be chosen between
+    alone = ValidationSearch(NetworkClassifier("cnn1", TINY, {**config, "val_fraction": 0.0}), {"dropout": [0.2]})
+    assert "val_uar" not in alone.fit(table.X, y, meta=table.meta).fit_info_ and alone.best_params_ == {"dropout": 0.2}
+    with pytest.raises(ValueError, match="no validation speakers to choose on"):
+        ValidationSearch(NetworkClassifier("cnn1", TINY, {"val_fraction": 0.0}), {"dropout": [0.2, 0.4]}).fit(
+            table.X, y, meta=table.meta
+        )
+    with pytest.raises(ValueError, match="cannot refit"):
+        ValidationSearch(NetworkClassifier("cnn1", TINY, {"refit": True}), {"dropout": [0.2]}).fit(
+            table.X, y, meta=table.meta
+        )
     # what the search cannot vary, and names neither the builder nor training knows
     with pytest.raises(ValueError, match="cannot vary seed or val_fraction"):
         ValidationSearch(NetworkClassifier("cnn1", TINY), {"seed": [0, 1]}).fit(table.X, y, meta=table.meta)

@@ -74,15 +74,17 @@ def test_transfer_takeaways_compare_with_the_target_alone() -> None:
     assert "Augmentation under LOSO (target only): 0.250 ± 0.071 against 0.350 ± 0.071, a loss of 0.100" in text
     assert "zero-shot" in text
     results[("pooled", False, "loso")] = _result("p", [0.50, 0.30])
-    text = " ".join(transfer_takeaways(results, transfer="pooled", protocols=["loso"], source_speakers=44))
+    text = " ".join(
+        transfer_takeaways(results, transfer="pooled", protocols=["loso"], source_speakers=44, target_speakers=6)
+    )
     assert "best first: last_block 0.420 ± 0.028, pooled 0.400 ± 0.141, scratch 0.350 ± 0.071." in text
-    assert "The source corpora brought 44 speakers; each LOSO fold had 1 target speaker to train" in text
+    assert "The source corpora brought 44 speakers; each LOSO fold had 5 target speakers to train" in text
     del results[("pooled", False, "loso")]
     results[("last_block", False, "loso")] = _result("t", [0.40, 0.35])
     assert "ahead on 1 of 2 test speakers" in " ".join(
         transfer_takeaways(results, transfer="last_block", protocols=["loso"])
     )
-    assert transfer_takeaways({}, transfer=None, protocols=["loso"]) == ["No fine-tuning run to compare."]
+    assert transfer_takeaways({}, transfer=None, protocols=["loso"]) == ["No transfer run to compare."]
     assert as_markdown(["a", "b"]).endswith("- a\n- b")
 
 
