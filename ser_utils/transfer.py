@@ -290,7 +290,7 @@ def summary_table(
     metric: str = "uar",
 ) -> pd.DataFrame:
     """The reference study's table, honestly: rows target only / transfer / augmentation / transfer +
-    augmentation, one column per protocol, cells "mean ± std" over folds.
+    augmentation (those that ran), one column per protocol, cells "mean ± std" over folds.
 
     ``results`` maps (strategy, augmented, protocol) to a result; ``transfer``: the strategy (of
     :data:`STRATEGIES`, not ``scratch``) that stands for "transfer", fixed before the run (not the best of its test folds).
@@ -301,6 +301,7 @@ def summary_table(
         strategy = strategy or transfer
         rows[row] = {names.get(p, p): _cell(results.get((strategy, augmented, p)), metric) for p in protocols}
     table = pd.DataFrame.from_dict(rows, orient="index")
+    table = table[(table != "—").any(axis=1)]  # rows that did not run (augmentation, unless asked for)
     table.index.name = f"{metric.upper()} (mean ± std over folds)"
     return table
 
