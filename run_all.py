@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -597,6 +598,11 @@ def main(argv: list[str] | None = None) -> int:
     from ser_utils.params import ParameterError
 
     args = build_parser().parse_args(argv)
+    # Ctrl-C stops a run cleanly (exit 130) even when this process was started with SIGINT ignored or
+    # blocked by whatever launched it (a background job, a test harness, a library's worker thread)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     try:
         if args.list:
             print(list_everything(args.data_dir))
