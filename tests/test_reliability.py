@@ -282,18 +282,6 @@ def _wait_for(marker: Path, timeout: float = 300) -> None:
     time.sleep(0.5)
 
 
-def _interrupt(process: subprocess.Popen, tries: int = 5) -> str:
-    """Ctrl-C to the run's process group, again every 10 s while it runs (in the full suite a first SIGINT
-    was once not acted on: the run finished its 60 s notebook and exited 0); its stderr."""
-    for _ in range(tries):
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            return process.communicate(timeout=10)[1]
-        except subprocess.TimeoutExpired:
-            continue
-    return process.communicate(timeout=300)[1]
-
-
 def _run_study(notebooks: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(_study_command(notebooks, *args), capture_output=True, text=True, timeout=600, cwd=REPO)
 
@@ -341,7 +329,8 @@ def test_failed_and_interrupted_reruns_keep_the_previous_report(tmp_path) -> Non
         cwd=REPO,
     )
     _wait_for(marker)  # the notebook is inside its 60 s pause
-    err = _interrupt(process)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=300)
     assert process.returncode == 130, err[-3000:]
     assert "Traceback" not in err.split("Interrupted")[-1]
     assert all((out / name).read_bytes() == data for name, data in before.items())
