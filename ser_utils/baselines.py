@@ -519,6 +519,16 @@ def speaker_norm_effect(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def fusion_experiments(sets: Sequence[str], protocols: Sequence[str]) -> list[Experiment]:
+    """The strong functional reference on ``sets``, speaker-normalised, under each of ``protocols``: the late
+    fusion of the sets (one tuned logistic regression per set, probabilities averaged; on the table "a+b" of
+    the sets side by side), or with one set its tuned logistic regression, which is what a fusion of one is."""
+    if not sets:
+        return []
+    features, model = (sets[0], "logreg") if len(sets) == 1 else ("+".join(sets), LATE_FUSION)
+    return [Experiment(features, model, protocol, True) for protocol in protocols]
+
+
 def pooled_twins(
     experiments: Sequence[Experiment], pool: str, *, models: Sequence[str] = ("svm", "logreg"), protocol: str = "loso"
 ) -> list[Experiment]:

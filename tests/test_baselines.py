@@ -25,6 +25,7 @@ from ser_utils.baselines import (
     best_per_protocol,
     configuration_grid,
     describe_models,
+    fusion_experiments,
     leaky_search,
     make_model,
     param_grid,
@@ -453,6 +454,24 @@ def test_fusion_runs_as_an_experiment_on_a_combined_table() -> None:
     assert {"p_" + e for e in EMOTIONS} <= set(result.predictions.columns)  # probabilities were averaged
     with pytest.raises(ValueError, match="combined table"):
         tuned_model("late_fusion")
+
+
+def test_the_strong_reference_is_a_fusion_of_several_sets_and_a_logistic_regression_on_one() -> None:
+    """fusion_sets: several sets fuse late on their side-by-side table; one set is its logistic regression,
+    which scores what a fusion of that set alone scores. Both speaker-normalised, one per protocol."""
+    assert fusion_experiments([], ["loso"]) == []
+    assert fusion_experiments(["a", "b"], ["loso", "lopo"]) == [
+        Experiment("a+b", "late_fusion", p, speaker_norm=True) for p in ("loso", "lopo")
+    ]
+    (single,) = fusion_experiments(["a"], ["loso"])
+    assert single == Experiment("a", "logreg", "loso", speaker_norm=True)
+    meta = _meta(n_speakers=4, n_sentences=4)
+    table = _table(meta, "a", 6)
+    alone = Experiment("a", "late_fusion", "loso", speaker_norm=True)
+    results = run_experiments([single, alone], {"a": table}, grid="default")
+    columns = ["source_id", "pred", *("p_" + e for e in EMOTIONS)]
+    pd.testing.assert_frame_equal(results[single].predictions[columns], results[alone].predictions[columns])
+    assert results[single].per_fold["uar"].tolist() == results[alone].per_fold["uar"].tolist()
 
 
 def test_row_space_gives_a_linear_model_the_same_function_from_fewer_coordinates() -> None:
