@@ -140,17 +140,25 @@ class RowSpace(TransformerMixin, BaseEstimator):
     """
 
     def fit(self, X, y=None):
-        X = np.asarray(X, dtype=np.float64)
-        self.basis_ = None
-        if X.shape[1] > X.shape[0]:
-            values, vectors = np.linalg.eigh(X @ X.T)  # the n × n Gram matrix: cheap when n << d
-            keep = values > values.max() * 1e-10
-            self.basis_ = (X.T @ vectors[:, keep]) / np.sqrt(values[keep])  # orthonormal columns spanning the rows
+        self.fit_transform(X)
         return self
+
+    def fit_transform(self, X, y=None):
+        """Fit, and the training rows' coordinates, read off the Gram matrix's eigenvectors (no product with X)."""
+        X = np.asarray(X, dtype=np.float64)
+        self.rows_ = None
+        if X.shape[1] <= X.shape[0]:
+            return X
+        values, vectors = np.linalg.eigh(X @ X.T)  # the n × n Gram matrix: cheap when n << d
+        keep = values > values.max() * 1e-10
+        # the orthonormal basis of the rows' span is rowsᵀ · weights; a row's coordinates are its products with
+        # the training rows times those weights, for the training rows themselves vectors · √values
+        self.rows_, self.weights_ = X, vectors[:, keep] / np.sqrt(values[keep])
+        return vectors[:, keep] * np.sqrt(values[keep])
 
     def transform(self, X):
         X = np.asarray(X, dtype=np.float64)
-        return X if self.basis_ is None else X @ self.basis_
+        return X if self.rows_ is None else (X @ self.rows_.T) @ self.weights_
 
 
 class LateFusion(ClassifierMixin, BaseEstimator):

@@ -482,6 +482,10 @@ def test_row_space_gives_a_linear_model_the_same_function_from_fewer_coordinates
     spanned = make_model("logreg").set_params(logreg__C=0.01, logreg__tol=1e-10).fit(X, y)  # has the step
     plain = make_model("logreg").set_params(span="passthrough", logreg__C=0.01, logreg__tol=1e-10).fit(X, y)
     assert spanned.named_steps["span"].transform(X).shape == (40, 39)  # 39 (40 centred rows) instead of 300
+    span = RowSpace()
+    np.testing.assert_allclose(span.fit_transform(X), span.transform(X), atol=1e-9)  # its shortcut: the same rows
+    basis = span.rows_.T @ span.weights_
+    np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-9)  # orthonormal: the same penalty
     np.testing.assert_allclose(spanned.predict_proba(test), plain.predict_proba(test), atol=1e-4)
     narrow = rng.normal(size=(50, 5))
     np.testing.assert_array_equal(RowSpace().fit(narrow).transform(narrow), narrow)  # fewer columns: left alone
