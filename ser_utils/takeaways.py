@@ -168,10 +168,19 @@ def transfer_takeaways(
             f"{'a gain' if gap > 0 else 'a loss'} of {abs(gap):.3f}, {_settled(gap, _std(plain))}."
         )
     if zero_shot is not None:
-        lines.append(
+        chance = float(zero_shot.chance.get("uar", np.nan))
+        line = (
             f"Without any target training (zero-shot) the source network reaches {zero_shot.cell()} on the shared "
-            f"emotions (chance {float(zero_shot.chance.get('uar', np.nan)):.3f}): what the source alone knows of the target."
+            f"emotions (chance {chance:.3f}): what the source alone knows of the target"
         )
+        same_task = {s: r for s, r in loso_runs.items() if np.isclose(float(r.chance.get("uar", np.nan)), chance)}
+        best = max(same_task, key=lambda s: same_task[s].mean(), default=None)  # on every target emotion too
+        if best is not None and zero_shot.mean() > same_task[best].mean():
+            line += (
+                f", above every strategy trained on target clips under LOSO (best: {best} {same_task[best].cell()}): "
+                "on these test speakers the source alone did better than every use of the target's training clips"
+            )
+        lines.append(line + ".")
     return lines or ["No transfer run to compare."]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -86,6 +88,22 @@ def test_transfer_takeaways_compare_with_the_target_alone() -> None:
     )
     assert transfer_takeaways({}, transfer=None, protocols=["loso"]) == ["No transfer run to compare."]
     assert as_markdown(["a", "b"]).endswith("- a\n- b")
+
+
+def test_a_zero_shot_above_every_trained_strategy_is_said_only_on_the_same_emotions() -> None:
+    results = {("pooled", False, "loso"): _result("p", [0.40, 0.44]), ("scratch", False, "loso"): _result("s", [0.3])}
+    above = _result("z", [0.50, 0.48])
+
+    def zero_shot_line(zero_shot):
+        lines = transfer_takeaways(results, transfer="pooled", protocols=["loso"], zero_shot=zero_shot)
+        return next(line for line in lines if "zero-shot" in line)
+
+    assert "above every strategy trained on target clips under LOSO (best: pooled 0.420 ± 0.028)" in zero_shot_line(
+        above
+    )
+    fewer = replace(above, chance={"uar": 1 / 3})  # scored on fewer (shared) emotions: not the same task
+    assert "above every strategy" not in zero_shot_line(fewer)
+    assert "above every strategy" not in zero_shot_line(_result("z", [0.40, 0.42]))
 
 
 def test_protocol_takeaways_split_the_leak_into_its_parts() -> None:
