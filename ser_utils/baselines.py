@@ -153,7 +153,7 @@ class RowSpace(TransformerMixin, BaseEstimator):
         keep = values > values.max() * 1e-10
         # the orthonormal basis of the rows' span is rowsᵀ · weights; a row's coordinates are its products with
         # the training rows times those weights, for the training rows themselves vectors · √values
-        self.rows_, self.weights_ = X, vectors[:, keep] / np.sqrt(values[keep])
+        self.rows_, self.weights_ = X.copy(), vectors[:, keep] / np.sqrt(values[keep])  # a copy: X may change later
         return vectors[:, keep] * np.sqrt(values[keep])
 
     def transform(self, X):

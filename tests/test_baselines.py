@@ -489,6 +489,7 @@ def test_row_space_gives_a_linear_model_the_same_function_from_fewer_coordinates
     np.testing.assert_allclose(spanned.predict_proba(test), plain.predict_proba(test), atol=1e-4)
     narrow = rng.normal(size=(50, 5))
     np.testing.assert_array_equal(RowSpace().fit(narrow).transform(narrow), narrow)  # fewer columns: left alone
+    np.testing.assert_array_equal(RowSpace().fit_transform(narrow), narrow)
 
 
 def test_pooled_twins_train_on_another_corpus_and_pool_effect_pairs_them() -> None:
