@@ -32,6 +32,7 @@ TINY = {
     "resnet": ([(16, 16)], {"width": 4, "blocks": (1, 1, 1, 1)}),
     "statpool": ([(6, 12)], {"filters": (8, 8), "hidden": 8, "attention": 4}),
     "statpool_lld": ([(12, 5)], {"filters": (8, 8), "hidden": 8}),
+    "dense_compare": ([(24,)], {"hidden": 8}),
     "fusion": ([(24,), (9,)], {"filters": (8, 8)}),
     "fusion2d": ([(12, 16), (9,)], {"filters": (4, 8)}),
 }

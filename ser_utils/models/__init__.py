@@ -4,8 +4,8 @@
     model = build_model("cnn1", [(162,)], n_classes=7)        # uncompiled keras.Model
 
 Names: ``cnn1``, ``cnn4``, ``crnn`` (variants by parameter, :data:`CRNN_VARIATIONS`), ``conv1d5``,
-``lstm``, ``bilstm``, ``cnn2d``, ``resnet``, ``fusion`` and the recipe ``statpool`` (log-mel frames; ``statpool_lld``: eGeMAPS
-descriptor frames; see :func:`describe_models`). Training is
+``lstm``, ``bilstm``, ``cnn2d``, ``resnet``, ``fusion`` and the recipes ``statpool`` (log-mel frames; ``statpool_lld``: eGeMAPS
+descriptor frames) and ``dense_compare`` (dense layers over the ComParE functionals; see :func:`describe_models`). Training is
 in :mod:`ser_utils.training`, the scikit-learn estimators in :mod:`ser_utils.estimators`, prediction in
 :mod:`ser_utils.predict`.
 """

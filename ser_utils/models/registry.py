@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import cnn, fusion, pooling, recurrent
+from . import cnn, dense, fusion, pooling, recurrent
 
 #: Feature-set kinds each input kind accepts (a windowed set is a vector per window).
 ACCEPTS = {"vector": ("vector", "windows"), "sequence": ("sequence",), "image": ("image",)}
@@ -108,6 +108,9 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
     _spec("statpool_lld", pooling.statpool_frames, ["egemaps_lld"], ["sequence"],
           ["feature"], "statpool over eGeMAPS low-level descriptors (frames × 25) instead of log-mel frames",
           "a recipe: frame-level eGeMAPS descriptors as a sequence input"),
+    _spec("dense_compare", dense.dense, ["compare"], ["vector"], ["feature"],
+          "dense 256 (ReLU, L2) between dropouts over the 6,373 ComParE functionals: the classical reference's input",
+          "a recipe: a network on the input of 04's strongest model"),
     _spec("fusion", fusion.fusion, ["kaggle162", "stats"], ["vector", "vector"], ["feature", "feature"],
           "Conv1D deep features (32) ⊕ statistics + gender → MLP / LSTM / BiLSTM head",
           "001 SER-FusionNet", multi_input=True),
