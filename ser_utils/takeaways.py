@@ -64,6 +64,19 @@ def network_takeaways(
             f"{mean_std(float(reference['uar']), float(reference.get('uar_std', np.nan)))}), the best network is "
             f"{'ahead' if delta > 0 else 'behind'} by {abs(delta):.3f}, {_settled(delta, _std(best))}."
         )
+        same = [n for n, r in ranked if str(r.features) == str(reference.get("features", ""))]
+        if same:  # a network on the classical model's own input: the learner compared, not the input
+            gap = results[same[0]].mean() - float(reference["uar"])
+            lines.append(
+                f"On the same input ({reference['features']}), **{same[0]}** reaches {results[same[0]].cell()}, "
+                f"{'ahead of' if gap > 0 else 'behind'} the classical model by {abs(gap):.3f}, "
+                f"{_settled(gap, _std(results[same[0]]))}"
+                + (
+                    ": with the input held fixed, the gap is the learner's."
+                    if gap < 0 and abs(gap) >= _std(results[same[0]])
+                    else "."
+                )
+            )
     folds = pd.concat([r.per_fold for r in results.values()], ignore_index=True)
     if "best_epoch" in folds and len(folds):
         early = int((folds["best_epoch"] <= EARLY_EPOCH).sum())

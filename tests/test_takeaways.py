@@ -47,6 +47,25 @@ def test_network_takeaways_follow_the_numbers() -> None:
     assert "**lstm**" in flipped and "ahead by 0.150" in flipped and "leads" not in flipped
 
 
+def test_a_network_on_the_classical_models_input_is_compared_with_it() -> None:
+    results = {
+        "statpool_lld": _result("statpool_lld", [0.70, 0.74]),
+        "dense_compare": replace(_result("dense_compare", [0.60, 0.80]), features="compare"),
+    }
+    reference = pd.Series(
+        {"experiment": "loso · logreg · compare", "features": "compare", "uar": 0.84, "uar_std": 0.06}
+    )
+    (line,) = [x for x in network_takeaways(results, reference=reference) if "same input" in x]
+    assert "**dense_compare** reaches 0.700 ± 0.141, behind the classical model by 0.140" in line
+    assert "less than one fold standard deviation (0.141)" in line and "learner" not in line  # within the noise
+    results["dense_compare"] = replace(_result("d", [0.66, 0.74]), features="compare")  # 0.700 ± 0.057
+    (line,) = [x for x in network_takeaways(results, reference=reference) if "same input" in x]
+    assert "more than one fold standard deviation (0.057)" in line and "the gap is the learner's" in line
+    other = reference.copy()
+    other["features"] = "prosody"  # no network read eGeMAPS functionals: nothing to say
+    assert not [x for x in network_takeaways(results, reference=other) if "same input" in x]
+
+
 def test_lopo_is_compared_with_loso_of_the_same_network() -> None:
     results = {"cnn1": _result("cnn1", [0.50, 0.50])}
     lopo = {"cnn1": _result("cnn1", [0.70, 0.70])}
