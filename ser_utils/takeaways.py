@@ -67,16 +67,17 @@ def network_takeaways(
         same = [n for n, r in ranked if str(r.features) == str(reference.get("features", ""))]
         if same:  # a network on the classical model's own input: the learner compared, not the input
             gap = results[same[0]].mean() - float(reference["uar"])
-            lines.append(
-                f"On the same input ({reference['features']}), **{same[0]}** reaches {results[same[0]].cell()}, "
-                f"{'ahead of' if gap > 0 else 'behind'} the classical model by {abs(gap):.3f}, "
-                f"{_settled(gap, _std(results[same[0]]))}"
-                + (
-                    ": with the input held fixed, the gap is the learner's."
-                    if gap < 0 and abs(gap) >= _std(results[same[0]])
-                    else "."
+            learner = gap < 0 and abs(gap) >= _std(results[same[0]])
+            if same[0] == name:  # the best network itself: said in the sentence above
+                lines[-1] = lines[-1][:-1] + f"; it reads the classical model's own input ({reference['features']})"
+                lines[-1] += ": with the input held fixed, the gap is the learner's." if learner else "."
+            else:
+                lines.append(
+                    f"On the same input ({reference['features']}), **{same[0]}** reaches {results[same[0]].cell()}, "
+                    f"{'ahead of' if gap > 0 else 'behind'} the classical model by {abs(gap):.3f}, "
+                    f"{_settled(gap, _std(results[same[0]]))}"
+                    + (": with the input held fixed, the gap is the learner's." if learner else ".")
                 )
-            )
     folds = pd.concat([r.per_fold for r in results.values()], ignore_index=True)
     if "best_epoch" in folds and len(folds):
         early = int((folds["best_epoch"] <= EARLY_EPOCH).sum())

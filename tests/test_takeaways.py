@@ -61,6 +61,13 @@ def test_a_network_on_the_classical_models_input_is_compared_with_it() -> None:
     results["dense_compare"] = replace(_result("d", [0.66, 0.74]), features="compare")  # 0.700 ± 0.057
     (line,) = [x for x in network_takeaways(results, reference=reference) if "same input" in x]
     assert "more than one fold standard deviation (0.057)" in line and "the gap is the learner's" in line
+    results["dense_compare"] = replace(_result("d", [0.90, 0.94]), features="compare")  # the best network now
+    text = " ".join(network_takeaways(results, reference=reference))
+    assert (
+        "the best network is ahead by 0.080, more than one fold standard deviation (0.028); it reads the classical"
+        in text
+    )
+    assert "same input" not in text  # one sentence, not two
     other = reference.copy()
     other["features"] = "prosody"  # no network read eGeMAPS functionals: nothing to say
     assert not [x for x in network_takeaways(results, reference=other) if "same input" in x]
