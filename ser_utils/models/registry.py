@@ -109,7 +109,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
           ["feature"], "statpool over eGeMAPS low-level descriptors (frames × 25) instead of log-mel frames",
           "a recipe: frame-level eGeMAPS descriptors as a sequence input"),
     _spec("dense_compare", dense.dense, ["compare"], ["vector"], ["feature"],
-          "dense 256 (ReLU, L2) between dropouts over the 6,373 ComParE functionals: the classical reference's input",
+          "dense 256 (ReLU, L2) between dropouts over the 6,373 ComParE functionals (04's reference input)",
           "a recipe: a network on the input of 04's strongest model"),
     _spec("fusion", fusion.fusion, ["kaggle162", "stats"], ["vector", "vector"], ["feature", "feature"],
           "Conv1D deep features (32) ⊕ statistics + gender → MLP / LSTM / BiLSTM head",
