@@ -145,7 +145,7 @@ class RowSpace(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None):
         """Fit, and the training rows' coordinates, read off the Gram matrix's eigenvectors (no product with X)."""
-        X = np.asarray(X, dtype=np.float64)
+        X = np.array(X, dtype=np.float64)  # a copy: the training rows are kept, and the caller's X may change
         self.rows_ = None
         if X.shape[1] <= X.shape[0]:
             return X
@@ -153,7 +153,7 @@ class RowSpace(TransformerMixin, BaseEstimator):
         keep = values > values.max() * 1e-10
         # the orthonormal basis of the rows' span is rowsᵀ · weights; a row's coordinates are its products with
         # the training rows times those weights, for the training rows themselves vectors · √values
-        self.rows_, self.weights_ = X.copy(), vectors[:, keep] / np.sqrt(values[keep])  # a copy: X may change later
+        self.rows_, self.weights_ = X, vectors[:, keep] / np.sqrt(values[keep])
         return vectors[:, keep] * np.sqrt(values[keep])
 
     def transform(self, X):

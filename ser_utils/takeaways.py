@@ -58,26 +58,26 @@ def network_takeaways(
         if last != runner_up:
             lines.append(f"The weakest is **{last}** ({worst.cell()}).")
     if reference is not None:
-        delta = best.mean() - float(reference["uar"])
+        uar, features = float(reference["uar"]), str(reference.get("features", ""))
+        # a network on the classical model's own input compares the learners, with the input held fixed
+        same = next((n for n, r in ranked if str(r.features) == features), None)
+        held = ""
+        if same is not None:
+            gap = results[same].mean() - uar
+            held = ": with the input held fixed, the gap is the learner's" if -gap >= _std(results[same]) else ""
+        delta = best.mean() - uar
+        own = f"; it reads the classical model's own input ({features}){held}" if same == name else ""
         lines.append(
             f"Against the best classical model (**{reference['experiment']}**, UAR "
-            f"{mean_std(float(reference['uar']), float(reference.get('uar_std', np.nan)))}), the best network is "
-            f"{'ahead' if delta > 0 else 'behind'} by {abs(delta):.3f}, {_settled(delta, _std(best))}."
+            f"{mean_std(uar, float(reference.get('uar_std', np.nan)))}), the best network is "
+            f"{'ahead' if delta > 0 else 'behind'} by {abs(delta):.3f}, {_settled(delta, _std(best))}{own}."
         )
-        same = [n for n, r in ranked if str(r.features) == str(reference.get("features", ""))]
-        if same:  # a network on the classical model's own input: the learner compared, not the input
-            gap = results[same[0]].mean() - float(reference["uar"])
-            learner = gap < 0 and abs(gap) >= _std(results[same[0]])
-            if same[0] == name:  # the best network itself: said in the sentence above
-                lines[-1] = lines[-1][:-1] + f"; it reads the classical model's own input ({reference['features']})"
-                lines[-1] += ": with the input held fixed, the gap is the learner's." if learner else "."
-            else:
-                lines.append(
-                    f"On the same input ({reference['features']}), **{same[0]}** reaches {results[same[0]].cell()}, "
-                    f"{'ahead of' if gap > 0 else 'behind'} the classical model by {abs(gap):.3f}, "
-                    f"{_settled(gap, _std(results[same[0]]))}"
-                    + (": with the input held fixed, the gap is the learner's." if learner else ".")
-                )
+        if same not in (None, name):
+            lines.append(
+                f"On the same input ({features}), **{same}** reaches {results[same].cell()}, "
+                f"{'ahead of' if gap > 0 else 'behind'} the classical model by {abs(gap):.3f}, "
+                f"{_settled(gap, _std(results[same]))}{held}."
+            )
     folds = pd.concat([r.per_fold for r in results.values()], ignore_index=True)
     if "best_epoch" in folds and len(folds):
         early = int((folds["best_epoch"] <= EARLY_EPOCH).sum())
@@ -187,8 +187,8 @@ def transfer_takeaways(
             f"Without any target training (zero-shot) the source network reaches {zero_shot.cell()} on the shared "
             f"emotions (chance {chance:.3f}): what the source alone knows of the target"
         )
-        same_task = {s: r for s, r in loso_runs.items() if np.isclose(float(r.chance.get("uar", np.nan)), chance)}
-        best = max(same_task, key=lambda s: same_task[s].mean(), default=None)  # on every target emotion too
+        same_task = {s: r for s, r in loso_runs.items() if set(r.labels) == set(zero_shot.labels)}  # same emotions
+        best = max(same_task, key=lambda s: same_task[s].mean(), default=None)
         if best is not None and zero_shot.mean() > same_task[best].mean():
             gap = zero_shot.mean() - same_task[best].mean()
             line += (
