@@ -132,6 +132,27 @@ def plot_configurations(summary: pd.DataFrame, *, chance: float | None = None, t
     return fig
 
 
+def plot_voices(curve: pd.DataFrame, *, chance: float | None = None, title: str = ""):
+    """Mean ± std over folds against the number of source speakers pooled (a :func:`ser_utils.transfer.voices_curve`
+    table), equally spaced; the target alone (0 speakers) as a dotted line."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    x = np.arange(len(curve))
+    ax.errorbar(x, curve["mean"], yerr=curve["std"].fillna(0), marker="o", capsize=3, label="pooled")
+    for xi, value in zip(x, curve["mean"]):
+        ax.annotate(f"{value:.2f}", (xi, value), xytext=(6, 4), textcoords="offset points", fontsize=8)
+    if 0 in curve.index:
+        ax.axhline(curve.loc[0, "mean"], color="0.5", linestyle=":", linewidth=1, label="target alone")
+    if chance is not None:
+        ax.axhline(chance, color="0.3", linestyle="--", linewidth=1, label=f"chance ({chance:.2f})")
+    ax.set_xticks(x, [str(k) for k in curve.index])
+    ax.set_xlabel("source speakers pooled")
+    ax.set_ylabel("UAR (mean over folds ± std)")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_histories(histories: Mapping[str, pd.DataFrame], title: str = "", max_folds: int = 12):
     """Loss and accuracy per epoch of one or more fits (a fold each, or e.g. ``{"source": TrainedModel.history}``):
     training solid, validation dashed; extra ensemble members and refit stages are left out."""

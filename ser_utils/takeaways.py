@@ -137,11 +137,15 @@ def transfer_takeaways(
     zero_shot: CVResult | None = None,
     source_speakers: int | None = None,
     target_speakers: int | None = None,
+    voices: pd.DataFrame | None = None,
+    by_seed: pd.DataFrame | None = None,
 ) -> list[str]:
     """What notebook 08's runs say: transfer against the target alone under each protocol, every strategy
     under LOSO, the random split against LOSO, augmentation's effect, and the zero-shot floor. Keys:
     (strategy, augmented, protocol). ``source_speakers`` / ``target_speakers``: how many voices the source
-    corpora and the target brought."""
+    corpora and the target brought; ``voices``: pooled training against the number of source speakers
+    (:func:`ser_utils.transfer.voices_curve`); ``by_seed``: the LOSO gain seed by seed
+    (:func:`ser_utils.transfer.seed_gains`)."""
     lines = []
     for protocol in protocols:
         scratch = results.get(("scratch", False, protocol))
@@ -167,6 +171,28 @@ def transfer_takeaways(
         lines.append(
             f"The source corpora brought {source_speakers} speakers; each LOSO fold had {n} target "
             f"speaker{'s' if n != 1 else ''} to train and validate on."
+        )
+    if voices is not None and len(voices) > 2:
+        means = voices["mean"]
+        steady = bool((means.diff().dropna() > 0).all())
+        lines.append(
+            f"Pooled with {', '.join(map(str, voices.index))} source speakers, LOSO UAR was "
+            f"{', '.join(f'{m:.3f}' for m in means)}: "
+            + ("it rose with every voice added" if steady else "it did not rise steadily as voices were added")
+            + f" ({means.iloc[-1] - means.iloc[0]:+.3f} from the first to the last)."
+        )
+    if by_seed is not None:
+        per_seed = by_seed["gain"].drop(["mean over seeds", "std over seeds"])
+        mean, spread = by_seed.loc["mean over seeds", "gain"], by_seed.loc["std over seeds", "gain"]
+        lines.append(
+            f"Over {', '.join(per_seed.index)}, the LOSO gain of transfer was {', '.join(f'{g:+.3f}' for g in per_seed)}: "
+            f"{mean:+.3f} on average, ahead at {int((per_seed > 0).sum())} of {len(per_seed)} seeds; "
+            + (
+                "the seed moves it more than that, so this corpus does not settle it"
+                if abs(mean) < spread
+                else f"more than its spread over seeds ({spread:.3f})"
+            )
+            + "."
         )
     random, loso = results.get(("scratch", False, "random")), results.get(("scratch", False, "loso"))
     if random is not None and loso is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from . import modelfile, paths
 from .corpora import CorpusNotFoundError
@@ -333,6 +334,76 @@ def speaker_gains(
     return per_speaker(pair) if all(r is not None for r in pair.values()) else None
 
 
+def fewer_voices(source: FeatureTable, counts: Sequence[int], seed: int = 0) -> dict[int, FeatureTable]:
+    """The source table cut to ``k`` of its speakers for each ``k`` of ``counts`` below their number: the first
+    ``k`` of one shuffle drawn from ``seed``, so that each subset holds the smaller ones and only the number of
+    voices changes. Counts of every speaker or more are left out (that is the whole source)."""
+    bad = [k for k in counts if int(k) < 1]
+    if bad:
+        raise ValueError(f"source_voices={list(counts)}: give numbers of source speakers of at least 1, e.g. [2, 8]")
+    speakers = source.meta["speaker"].astype(str).to_numpy()
+    order = np.random.default_rng(seed).permutation(np.unique(speakers))
+    return {
+        k: source.take(np.flatnonzero(np.isin(speakers, order[:k])))
+        for k in sorted({int(k) for k in counts})
+        if k < len(order)
+    }
+
+
+def fewer_voices_runs(run: Mapping[str, Any], counts: Sequence[int], seed: int = 0) -> dict[int, dict[str, Any]]:
+    """A pooled run (:func:`~ser_utils.evaluation.cross_validate`'s arguments, ``pool`` the source table) again
+    with only ``k`` of its source speakers for each ``k`` of ``counts`` (:func:`fewer_voices`), keyed by ``k``."""
+    source = run["pool"]
+    n = source.meta["speaker"].nunique()
+    protocol = str(run["protocol"]).upper()
+    return {
+        k: {**run, "pool": subset, "experiment": f"transfer (pooled, {k} of {n} source speakers) · {protocol}"}
+        for k, subset in fewer_voices(source, counts, seed).items()
+    }
+
+
+def reseeded(run: Mapping[str, Any], seed: int, label: str) -> dict[str, Any]:
+    """A run (:func:`~ser_utils.evaluation.cross_validate`'s arguments) again with another ``seed``: the same
+    folds' data, other initial weights, batches and validation speakers; named ``label · seed N · PROTOCOL``."""
+    estimator = clone(run["estimator"])
+    estimator.set_params(config=TrainConfig.from_dict(estimator.config, seed=int(seed)))
+    protocol = str(run["protocol"]).upper()
+    return {**run, "estimator": estimator, "seed": int(seed), "experiment": f"{label} · seed {seed} · {protocol}"}
+
+
+def seed_gains(pairs: Mapping[int, tuple[CVResult, CVResult]], metric: str = "uar") -> pd.DataFrame:
+    """Transfer against the target alone, seed by seed: ``pairs`` maps a seed to (transfer, target only)
+    results; a row per seed (fold means and the gain), then their mean and standard deviation over seeds."""
+    rows = {
+        seed: {"transfer": moved.mean(metric), "target only": alone.mean(metric)}
+        for seed, (moved, alone) in sorted(pairs.items())
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table["gain"] = table["transfer"] - table["target only"]
+    table.index = [f"seed {seed}" for seed in table.index]
+    spread = pd.DataFrame([table.mean(), table.std()], index=["mean over seeds", "std over seeds"])
+    return pd.concat([table, spread])
+
+
+def voices_curve(
+    fewer: Mapping[int, CVResult], *, scratch: CVResult | None, pooled: CVResult, n_source: int, metric: str = "uar"
+) -> pd.DataFrame:
+    """Pooled training's score against the number of source speakers it pooled: none (``scratch``, the target
+    alone), each subset of :func:`fewer_voices` and all ``n_source`` (``pooled``); mean ± std over folds and the
+    gain over the target alone."""
+    runs = {0: scratch, **fewer, n_source: pooled}
+    rows = {
+        k: {metric.upper(): r.cell(metric), "mean": r.mean(metric), "std": float(r.summary().loc[metric, "std"])}
+        for k, r in sorted(runs.items())
+        if r is not None
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    base = rows[0]["mean"] if 0 in rows else np.nan
+    table["gain over the target alone"] = table["mean"] - base
+    table.index.name = "source speakers"
+    return table
+
+
 def per_corpus(result: CVResult, meta: pd.DataFrame) -> pd.DataFrame:
     """Scores of a result's clip predictions for each test corpus (``meta``: the table's, with ``corpus``)."""
     corpus_of = pd.Series(meta["corpus"].to_numpy(), index=source_ids(meta))
@@ -352,6 +423,8 @@ __all__ = [
     "SUMMARY_ROWS",
     "cross_corpus_dataset",
     "default_source",
+    "fewer_voices",
+    "fewer_voices_runs",
     "load_pool",
     "gains",
     "load_available",
@@ -359,8 +432,11 @@ __all__ = [
     "per_corpus",
     "pretrain",
     "pretraining_key",
+    "reseeded",
+    "seed_gains",
     "shared_emotions",
     "speaker_gains",
     "strategy_run",
     "summary_table",
+    "voices_curve",
 ]

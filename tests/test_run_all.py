@@ -262,6 +262,13 @@ def test_quick_run_trains_saves_and_transfers(quick_run) -> None:
         assert with_aug == (augmented and strategy in (chosen, "scratch")), strategy
     pooled = transfer[transfer["experiment"].str.startswith("transfer (pooled) · ")]
     assert pooled["notes"].str.contains("trained on the target and demo-").all()
+    # the quick run also pools fewer source voices, and runs transfer and the target alone with another seed
+    assert transfer["experiment"].str.fullmatch(r"transfer \(pooled, 1 of \d+ source speakers\) · LOSO").sum() == 1
+    seeded = transfer[transfer["experiment"].str.contains(" · seed 1 · LOSO", regex=False)]
+    assert sorted(seeded["experiment"]) == ["target only · seed 1 · LOSO", "transfer (pooled) · seed 1 · LOSO"]
+    assert seeded["notes"].str.contains("; seed 1").all()
+    page = (out / "08_transfer_learning.html").read_text()
+    assert "Pooled with 0, 1, " in page and "Over seed 0, seed 1, the LOSO gain of transfer was" in page
     models = {p.name for p in (out / "models").glob("*.keras")}
     assert "08_transfer_learning-pretrained-cnn1.keras" in models
     assert any(name.startswith("05_cnn-") for name in models)

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ser_utils.evaluation import CVResult
 from ser_utils.takeaways import as_markdown, network_takeaways, transfer_takeaways
-from ser_utils.transfer import speaker_gains
+from ser_utils.transfer import seed_gains, speaker_gains, voices_curve
 
 
 def _result(name: str, uars: list[float], best_epochs: list[int] | None = None, s_epoch: float = 0.5) -> CVResult:
@@ -114,6 +115,53 @@ def test_transfer_takeaways_compare_with_the_target_alone() -> None:
     )
     assert transfer_takeaways({}, transfer=None, protocols=["loso"]) == ["No transfer run to compare."]
     assert as_markdown(["a", "b"]).endswith("- a\n- b")
+
+
+def test_the_voices_curve_and_what_it_says() -> None:
+    fewer = {2: _result("2", [0.30, 0.40]), 8: _result("8", [0.40, 0.50])}
+    scratch, pooled = _result("s", [0.30, 0.30]), _result("p", [0.50, 0.52])
+    curve = voices_curve(fewer, scratch=scratch, pooled=pooled, n_source=44)
+    assert list(curve.index) == [0, 2, 8, 44] and curve.index.name == "source speakers"
+    np.testing.assert_allclose(curve["mean"], [0.30, 0.35, 0.45, 0.51])
+    np.testing.assert_allclose(curve["gain over the target alone"], [0.0, 0.05, 0.15, 0.21])
+    assert curve.loc[44, "UAR"] == pooled.cell()
+    results = {("pooled", False, "loso"): pooled, ("scratch", False, "loso"): scratch}
+    (line,) = [
+        x
+        for x in transfer_takeaways(results, transfer="pooled", protocols=["loso"], voices=curve)
+        if "Pooled with" in x
+    ]
+    assert line == (
+        "Pooled with 0, 2, 8, 44 source speakers, LOSO UAR was 0.300, 0.350, 0.450, 0.510: "
+        "it rose with every voice added (+0.210 from the first to the last)."
+    )
+    fewer[8] = _result("8", [0.20, 0.30])
+    curve = voices_curve(fewer, scratch=scratch, pooled=pooled, n_source=44)
+    text = " ".join(transfer_takeaways(results, transfer="pooled", protocols=["loso"], voices=curve))
+    assert "it did not rise steadily as voices were added" in text
+    assert list(voices_curve(fewer, scratch=None, pooled=pooled, n_source=44).index) == [2, 8, 44]  # no target-only run
+
+
+def test_gains_seed_by_seed_and_what_they_say() -> None:
+    pairs = {
+        0: (_result("t0", [0.50, 0.52]), _result("s0", [0.55, 0.52])),  # 0.510 against 0.535
+        1: (_result("t1", [0.52, 0.52]), _result("s1", [0.48, 0.50])),  # 0.520 against 0.490
+        2: (_result("t2", [0.50, 0.54]), _result("s2", [0.50, 0.50])),  # 0.520 against 0.500
+    }
+    table = seed_gains(pairs)
+    assert list(table.index) == ["seed 0", "seed 1", "seed 2", "mean over seeds", "std over seeds"]
+    np.testing.assert_allclose(table["gain"].iloc[:3], [-0.025, 0.030, 0.020])
+    assert table.loc["mean over seeds", "gain"] == pytest.approx(0.025 / 3)
+    assert table.loc["std over seeds", "gain"] == pytest.approx(np.std([-0.025, 0.030, 0.020], ddof=1))
+    results = {("pooled", False, "loso"): pairs[0][0], ("scratch", False, "loso"): pairs[0][1]}
+    (line,) = [
+        x for x in transfer_takeaways(results, transfer="pooled", protocols=["loso"], by_seed=table) if "seeds" in x
+    ]
+    assert line.startswith("Over seed 0, seed 1, seed 2, the LOSO gain of transfer was -0.025, +0.030, +0.020: ")
+    assert "+0.008 on average, ahead at 2 of 3 seeds; the seed moves it more than that" in line
+    steady = seed_gains({s: (moved, _result("s", [0.40, 0.40])) for s, (moved, _) in pairs.items()})
+    text = " ".join(transfer_takeaways(results, transfer="pooled", protocols=["loso"], by_seed=steady))
+    assert "ahead at 3 of 3 seeds; more than its spread over seeds (0.006)" in text
 
 
 def test_a_zero_shot_above_every_trained_strategy_is_said_only_on_the_same_emotions() -> None:
