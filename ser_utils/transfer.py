@@ -382,7 +382,9 @@ def seed_gains(pairs: Mapping[int, tuple[CVResult, CVResult]], metric: str = "ua
     table["gain"] = table["transfer"] - table["target only"]
     table.index = [f"seed {seed}" for seed in table.index]
     spread = pd.DataFrame([table.mean(), table.std()], index=["mean over seeds", "std over seeds"])
-    return pd.concat([table, spread])
+    table = pd.concat([table, spread])
+    table.index.name = f"{metric.upper()} (mean over folds)"
+    return table
 
 
 def voices_curve(
