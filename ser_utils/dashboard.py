@@ -58,7 +58,10 @@ def _families(results: pd.DataFrame) -> list[str]:
 
 
 def best_rows(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """The row of highest UAR in each group of ``by`` (ties: the first recorded)."""
+    """The row of highest UAR in each group of ``by`` (ties: the first recorded); probes (re-runs with one thing
+    changed, as evidence: another seed, fewer source speakers) never count."""
+    if "probe" in results:
+        results = results[results["probe"].isna() | (results["probe"].astype(str) == "")]
     if results.empty:
         return results
     order = results.sort_values("uar", ascending=False, kind="stable")

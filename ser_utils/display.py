@@ -132,8 +132,8 @@ def plot_configurations(summary: pd.DataFrame, *, chance: float | None = None, t
     return fig
 
 
-def plot_voices(curve: pd.DataFrame, *, chance: float | None = None, title: str = ""):
-    """Mean ± std over folds against the number of source speakers pooled (a :func:`ser_utils.transfer.voices_curve`
+def plot_speaker_curve(curve: pd.DataFrame, *, chance: float | None = None, title: str = ""):
+    """Mean ± std over folds against the number of source speakers pooled (a :func:`ser_utils.transfer.speaker_curve`
     table), equally spaced; the target alone (0 speakers) as a dotted line."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     x = np.arange(len(curve))

@@ -94,8 +94,9 @@ class CVResult:
             return float("nan")
         return float(self.per_fold["s/epoch"].astype(float).mean())
 
-    def record(self, report: Any, notes: str = "") -> dict[str, Any]:
-        """Write this experiment's row to the run's results.csv through a :class:`~ser_utils.results.Report`."""
+    def record(self, report: Any, notes: str = "", *, seed: int | None = None, probe: str = "") -> dict[str, Any]:
+        """Write this experiment's row to the run's results.csv through a :class:`~ser_utils.results.Report`
+        (``seed``, ``probe``: as :meth:`~ser_utils.results.Report.add_result` takes them)."""
         if self.histories:
             extra = f"{self.info.get('device', '?')}, {self.epoch_seconds:.2f} s/epoch, {self.info.get('seconds', 0):.0f} s total"
             notes = f"{notes}; {extra}" if notes else extra
@@ -114,6 +115,8 @@ class CVResult:
             macro_f1_std=s.loc["macro_f1", "std"],
             chance=self.chance.get("uar", float("nan")),
             notes=notes,
+            seed=seed,
+            probe=probe,
         )
 
 

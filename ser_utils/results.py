@@ -26,7 +26,9 @@ from .paths import repo_root
 RESULTS_FILE = "results.csv"
 HEADLINES_DIR = "headlines"
 
-#: Columns of ``results.csv``, in order. Metrics are fold means; ``*_std`` their spread over folds.
+#: Columns of ``results.csv``, in order. Metrics are fold means; ``*_std`` their spread over folds. ``probe``: what a
+#: row that re-runs another with one thing changed, as evidence, changed (e.g. "seed 1"); such a row is shown, never
+#: taken as a best (empty for every other row).
 RESULT_COLUMNS = [
     "notebook",
     "experiment",
@@ -43,6 +45,7 @@ RESULT_COLUMNS = [
     "macro_f1_std",
     "chance",
     "seed",
+    "probe",
     "notes",
 ]
 _METRICS = ("accuracy", "uar", "macro_f1")
@@ -204,8 +207,11 @@ class Report:
         macro_f1_std: float = math.nan,
         chance: float = math.nan,
         notes: str = "",
+        seed: int | None = None,
+        probe: str = "",
     ) -> dict[str, Any]:
-        """Write one experiment's row to ``results.csv``; a rerun of the same experiment replaces it."""
+        """Write one experiment's row to ``results.csv``; a rerun of the same experiment replaces it. ``seed``: when
+        the row's own differs from the notebook's; ``probe``: see :data:`RESULT_COLUMNS`."""
         row = {
             "notebook": self.notebook,
             "experiment": experiment,
@@ -221,7 +227,8 @@ class Report:
             "macro_f1": float(macro_f1),
             "macro_f1_std": float(macro_f1_std),
             "chance": float(chance),
-            "seed": self.seed,
+            "seed": self.seed if seed is None else int(seed),
+            "probe": probe,
             "notes": notes,
         }
         for metric in _METRICS:

@@ -25,6 +25,12 @@ def _std(result: CVResult) -> float:
     return float(values.std()) if len(values) > 1 else np.nan
 
 
+def _and(items: Any) -> str:
+    """ "a, b and c"."""
+    items = list(items)
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
 def _settled(gap: float, spread: float) -> str:
     if not np.isfinite(spread):
         return "one fold only, so no spread to judge it by"
@@ -137,14 +143,14 @@ def transfer_takeaways(
     zero_shot: CVResult | None = None,
     source_speakers: int | None = None,
     target_speakers: int | None = None,
-    voices: pd.DataFrame | None = None,
+    speaker_curve: pd.DataFrame | None = None,
     by_seed: pd.DataFrame | None = None,
 ) -> list[str]:
     """What notebook 08's runs say: transfer against the target alone under each protocol, every strategy
     under LOSO, the random split against LOSO, augmentation's effect, and the zero-shot floor. Keys:
     (strategy, augmented, protocol). ``source_speakers`` / ``target_speakers``: how many voices the source
-    corpora and the target brought; ``voices``: pooled training against the number of source speakers
-    (:func:`ser_utils.transfer.voices_curve`); ``by_seed``: the LOSO gain seed by seed
+    corpora and the target brought; ``speaker_curve``: pooled training against the number of source
+    speakers (:func:`ser_utils.transfer.speaker_curve`); ``by_seed``: the LOSO gain seed by seed
     (:func:`ser_utils.transfer.seed_gains`)."""
     lines = []
     for protocol in protocols:
@@ -172,27 +178,27 @@ def transfer_takeaways(
             f"The source corpora brought {source_speakers} speakers; each LOSO fold had {n} target "
             f"speaker{'s' if n != 1 else ''} to train and validate on."
         )
-    if voices is not None and len(voices) > 2:
-        means = voices["mean"]
+    if speaker_curve is not None and len(speaker_curve) > 2:
+        means = speaker_curve["mean"]
         steady = bool((means.diff().dropna() > 0).all())
         lines.append(
-            f"Pooled with {', '.join(map(str, voices.index))} source speakers, LOSO UAR was "
-            f"{', '.join(f'{m:.3f}' for m in means)}: "
-            + ("it rose with every voice added" if steady else "it did not rise steadily as voices were added")
-            + f" ({means.iloc[-1] - means.iloc[0]:+.3f} from the first to the last)."
+            f"Pooled with {_and(map(str, speaker_curve.index))} source speakers, LOSO UAR was "
+            f"{_and(f'{m:.3f}' for m in means)}: it {'rose' if steady else 'did not rise'} at every step "
+            f"({means.iloc[-1] - means.iloc[0]:+.3f} from the first to the last; one seed's curve)."
         )
-    if by_seed is not None:
-        per_seed = by_seed["gain"].drop(["mean over seeds", "std over seeds"])
+    per_seed = by_seed["gain"].iloc[:-2] if by_seed is not None else pd.Series(dtype=float)
+    if len(per_seed) > 1:
         mean, spread = by_seed.loc["mean over seeds", "gain"], by_seed.loc["std over seeds", "gain"]
+        ahead = int((per_seed > 0).sum())
         lines.append(
-            f"Over {', '.join(per_seed.index)}, the LOSO gain of transfer was {', '.join(f'{g:+.3f}' for g in per_seed)}: "
-            f"{mean:+.3f} on average, ahead at {int((per_seed > 0).sum())} of {len(per_seed)} seeds; "
+            f"Over seeds {_and(i.split()[-1] for i in per_seed.index)}, the LOSO gain of transfer was "
+            f"{_and(f'{g:+.3f}' for g in per_seed)}: {mean:+.3f} on average, "
+            + (f"ahead at {ahead} of {len(per_seed)} seeds" if ahead else "behind or level at every seed")
             + (
-                "the seed moves it more than that, so this corpus does not settle it"
-                if abs(mean) < spread
-                else f"more than its spread over seeds ({spread:.3f})"
+                f", no more than its spread over seeds ({spread:.3f}): these runs do not settle it."
+                if abs(mean) <= spread
+                else f", more than its spread over seeds ({spread:.3f})."
             )
-            + "."
         )
     random, loso = results.get(("scratch", False, "random")), results.get(("scratch", False, "loso"))
     if random is not None and loso is not None:

@@ -334,13 +334,15 @@ def speaker_gains(
     return per_speaker(pair) if all(r is not None for r in pair.values()) else None
 
 
-def fewer_voices(source: FeatureTable, counts: Sequence[int], seed: int = 0) -> dict[int, FeatureTable]:
+def source_subsets(source: FeatureTable, counts: Sequence[int], seed: int = 0) -> dict[int, FeatureTable]:
     """The source table cut to ``k`` of its speakers for each ``k`` of ``counts`` below their number: the first
     ``k`` of one shuffle drawn from ``seed``, so that each subset holds the smaller ones and only the number of
-    voices changes. Counts of every speaker or more are left out (that is the whole source)."""
+    speakers changes. Counts of every speaker or more are left out (that is the whole source)."""
     bad = [k for k in counts if int(k) < 1]
     if bad:
-        raise ValueError(f"source_voices={list(counts)}: give numbers of source speakers of at least 1, e.g. [2, 8]")
+        raise ValueError(
+            f"source_speaker_counts={list(counts)}: give numbers of source speakers of at least 1, e.g. [2, 8]"
+        )
     speakers = source.meta["speaker"].astype(str).to_numpy()
     order = np.random.default_rng(seed).permutation(np.unique(speakers))
     return {
@@ -350,28 +352,57 @@ def fewer_voices(source: FeatureTable, counts: Sequence[int], seed: int = 0) -> 
     }
 
 
-def fewer_voices_runs(run: Mapping[str, Any], counts: Sequence[int], seed: int = 0) -> dict[int, dict[str, Any]]:
+def subset_runs(run: Mapping[str, Any], counts: Sequence[int], seed: int = 0) -> dict[int, dict[str, Any]]:
     """A pooled run (:func:`~ser_utils.evaluation.cross_validate`'s arguments, ``pool`` the source table) again
-    with only ``k`` of its source speakers for each ``k`` of ``counts`` (:func:`fewer_voices`), keyed by ``k``."""
+    with only ``k`` of its source speakers for each ``k`` of ``counts`` (:func:`source_subsets`), keyed by ``k``."""
     source = run["pool"]
-    n = source.meta["speaker"].nunique()
+    n = source.meta["speaker"].astype(str).nunique()
     protocol = str(run["protocol"]).upper()
+    label = STRATEGY_LABELS["pooled"].removesuffix(")")
     return {
-        k: {**run, "pool": subset, "experiment": f"transfer (pooled, {k} of {n} source speakers) · {protocol}"}
-        for k, subset in fewer_voices(source, counts, seed).items()
+        k: {**run, "pool": subset, "experiment": f"{label}, {k} of {n} source speakers) · {protocol}"}
+        for k, subset in source_subsets(source, counts, seed).items()
     }
 
 
+def speaker_curve(
+    subsets: Mapping[int, CVResult], *, scratch: CVResult | None, pooled: CVResult, n_source: int, metric: str = "uar"
+) -> pd.DataFrame:
+    """Pooled training's score against the number of source speakers it pooled: none (``scratch``, the target
+    alone), each subset's (:func:`subset_runs`) and all ``n_source`` (``pooled``); mean ± std over folds and the
+    gain over the target alone."""
+    runs = {0: scratch, **subsets, n_source: pooled}
+    rows = {
+        k: {metric.upper(): r.cell(metric), "mean": r.mean(metric), "std": float(r.summary().loc[metric, "std"])}
+        for k, r in sorted(runs.items())
+        if r is not None
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    base = rows[0]["mean"] if 0 in rows else np.nan
+    table["gain over the target alone"] = table["mean"] - base
+    table.index.name = "source speakers"
+    return table
+
+
 def reseeded(run: Mapping[str, Any], seed: int, label: str) -> dict[str, Any]:
-    """A run (:func:`~ser_utils.evaluation.cross_validate`'s arguments) again with another ``seed``: the same
-    folds' data, other initial weights, batches and validation speakers; named ``label · seed N · PROTOCOL``."""
+    """A run (:func:`~ser_utils.evaluation.cross_validate`'s arguments) again with the estimator's training seed
+    set to ``seed``: the same folds, other initial weights, batches and validation speakers (a fine-tuner keeps
+    its pre-trained network: only its new head starts anew); named ``label, seed N · PROTOCOL``."""
     estimator = clone(run["estimator"])
     estimator.set_params(config=TrainConfig.from_dict(estimator.config, seed=int(seed)))
     protocol = str(run["protocol"]).upper()
-    return {**run, "estimator": estimator, "seed": int(seed), "experiment": f"{label} · seed {seed} · {protocol}"}
+    return {**run, "estimator": estimator, "experiment": f"{label}, seed {seed} · {protocol}"}
 
 
-def seed_gains(pairs: Mapping[int, tuple[CVResult, CVResult]], metric: str = "uar") -> pd.DataFrame:
+def seed_runs(
+    runs: Mapping[tuple[str, bool, str], Mapping[str, Any]], keys: Sequence[tuple[str, bool, str]], seeds: Sequence[int]
+) -> dict[tuple[tuple[str, bool, str], int], dict[str, Any]]:
+    """The runs of ``keys`` ((strategy, augmented, protocol), as notebook 08 keys them) again with each of
+    ``seeds`` (:func:`reseeded`), keyed by (key, seed)."""
+    return {(key, int(s)): reseeded(runs[key], s, STRATEGY_LABELS[key[0]]) for key in keys for s in seeds}
+
+
+def seed_gains(pairs: Mapping[int, Sequence[CVResult]], metric: str = "uar") -> pd.DataFrame:
     """Transfer against the target alone, seed by seed: ``pairs`` maps a seed to (transfer, target only)
     results; a row per seed (fold means and the gain), then their mean and standard deviation over seeds."""
     rows = {
@@ -384,25 +415,6 @@ def seed_gains(pairs: Mapping[int, tuple[CVResult, CVResult]], metric: str = "ua
     spread = pd.DataFrame([table.mean(), table.std()], index=["mean over seeds", "std over seeds"])
     table = pd.concat([table, spread])
     table.index.name = f"{metric.upper()} (mean over folds)"
-    return table
-
-
-def voices_curve(
-    fewer: Mapping[int, CVResult], *, scratch: CVResult | None, pooled: CVResult, n_source: int, metric: str = "uar"
-) -> pd.DataFrame:
-    """Pooled training's score against the number of source speakers it pooled: none (``scratch``, the target
-    alone), each subset of :func:`fewer_voices` and all ``n_source`` (``pooled``); mean ± std over folds and the
-    gain over the target alone."""
-    runs = {0: scratch, **fewer, n_source: pooled}
-    rows = {
-        k: {metric.upper(): r.cell(metric), "mean": r.mean(metric), "std": float(r.summary().loc[metric, "std"])}
-        for k, r in sorted(runs.items())
-        if r is not None
-    }
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    base = rows[0]["mean"] if 0 in rows else np.nan
-    table["gain over the target alone"] = table["mean"] - base
-    table.index.name = "source speakers"
     return table
 
 
@@ -425,8 +437,6 @@ __all__ = [
     "SUMMARY_ROWS",
     "cross_corpus_dataset",
     "default_source",
-    "fewer_voices",
-    "fewer_voices_runs",
     "load_pool",
     "gains",
     "load_available",
@@ -436,9 +446,12 @@ __all__ = [
     "pretraining_key",
     "reseeded",
     "seed_gains",
+    "seed_runs",
     "shared_emotions",
+    "source_subsets",
+    "speaker_curve",
     "speaker_gains",
     "strategy_run",
+    "subset_runs",
     "summary_table",
-    "voices_curve",
 ]

@@ -76,6 +76,25 @@ def test_best_rows_keep_the_highest_uar_of_each_group() -> None:
     table = pd.DataFrame({"notebook": ["a", "a", "b"], "protocol": ["loso"] * 3, "uar": [0.2, 0.4, 0.3]})
     best = best_rows(table, ["notebook"])
     assert best["uar"].tolist() == [0.4, 0.3]
+    probed = table.assign(probe=["", "seed 1", None])  # a re-run with another seed is evidence, never a best
+    assert best_rows(probed, ["notebook"])["uar"].tolist() == [0.2, 0.3]
+
+
+def test_probes_are_recorded_with_their_seed_and_left_out_of_the_best(tmp_path) -> None:
+    from ser_utils.results import read_results
+
+    _study(tmp_path)
+    p08 = open_report(tmp_path, "08_transfer_learning", dataset="demo")
+    p08.add_result(
+        "transfer (pooled), seed 1 · LOSO", features="f", model="m", protocol="loso", n_folds=6,
+        accuracy=0.9, uar=0.9, macro_f1=0.9, chance=1 / 7, seed=1, probe="seed 1",
+    )  # fmt: skip
+    results = read_results(tmp_path)
+    row = results.set_index("experiment").loc["transfer (pooled), seed 1 · LOSO"]
+    assert row["seed"] == 1 and row["probe"] == "seed 1"
+    assert results.loc[results["probe"].isna(), "seed"].isna().all()  # the others: the report's (none given here)
+    assert loso_by_family(results)["transfer"].startswith("0.360")  # not 0.900
+    assert "0.900" not in best_table(results)["UAR"].str.cat()
 
 
 def test_the_index_shows_the_dashboard_and_the_best_of_each_kind(tmp_path) -> None:

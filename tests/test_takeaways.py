@@ -10,7 +10,7 @@ import pytest
 
 from ser_utils.evaluation import CVResult
 from ser_utils.takeaways import as_markdown, network_takeaways, transfer_takeaways
-from ser_utils.transfer import seed_gains, speaker_gains, voices_curve
+from ser_utils.transfer import seed_gains, speaker_curve, speaker_gains
 
 
 def _result(name: str, uars: list[float], best_epochs: list[int] | None = None, s_epoch: float = 0.5) -> CVResult:
@@ -117,29 +117,35 @@ def test_transfer_takeaways_compare_with_the_target_alone() -> None:
     assert as_markdown(["a", "b"]).endswith("- a\n- b")
 
 
-def test_the_voices_curve_and_what_it_says() -> None:
-    fewer = {2: _result("2", [0.30, 0.40]), 8: _result("8", [0.40, 0.50])}
+def test_the_speaker_curve_and_what_it_says() -> None:
+    subsets = {2: _result("2", [0.30, 0.40]), 8: _result("8", [0.40, 0.50])}
     scratch, pooled = _result("s", [0.30, 0.30]), _result("p", [0.50, 0.52])
-    curve = voices_curve(fewer, scratch=scratch, pooled=pooled, n_source=44)
+    curve = speaker_curve(subsets, scratch=scratch, pooled=pooled, n_source=44)
     assert list(curve.index) == [0, 2, 8, 44] and curve.index.name == "source speakers"
     np.testing.assert_allclose(curve["mean"], [0.30, 0.35, 0.45, 0.51])
     np.testing.assert_allclose(curve["gain over the target alone"], [0.0, 0.05, 0.15, 0.21])
     assert curve.loc[44, "UAR"] == pooled.cell()
     results = {("pooled", False, "loso"): pooled, ("scratch", False, "loso"): scratch}
-    (line,) = [
-        x
-        for x in transfer_takeaways(results, transfer="pooled", protocols=["loso"], voices=curve)
-        if "Pooled with" in x
-    ]
-    assert line == (
-        "Pooled with 0, 2, 8, 44 source speakers, LOSO UAR was 0.300, 0.350, 0.450, 0.510: "
-        "it rose with every voice added (+0.210 from the first to the last)."
+
+    def line(curve):
+        lines = transfer_takeaways(results, transfer="pooled", protocols=["loso"], speaker_curve=curve)
+        return " ".join(x for x in lines if "Pooled with" in x)
+
+    assert line(curve) == (
+        "Pooled with 0, 2, 8 and 44 source speakers, LOSO UAR was 0.300, 0.350, 0.450 and 0.510: "
+        "it rose at every step (+0.210 from the first to the last; one seed's curve)."
     )
-    fewer[8] = _result("8", [0.20, 0.30])
-    curve = voices_curve(fewer, scratch=scratch, pooled=pooled, n_source=44)
-    text = " ".join(transfer_takeaways(results, transfer="pooled", protocols=["loso"], voices=curve))
-    assert "it did not rise steadily as voices were added" in text
-    assert list(voices_curve(fewer, scratch=None, pooled=pooled, n_source=44).index) == [2, 8, 44]  # no target-only run
+    subsets[8] = _result("8", [0.20, 0.30])
+    assert "it did not rise at every step (+0.210" in line(
+        speaker_curve(subsets, scratch=scratch, pooled=pooled, n_source=44)
+    )
+    one_fold = speaker_curve(
+        {2: _result("2", [0.4])}, scratch=_result("s", [0.3]), pooled=_result("p", [0.5]), n_source=9
+    )
+    assert one_fold["std"].isna().all() and "rose at every step" in line(one_fold)  # one fold: no spread, still a curve
+    no_target = speaker_curve(subsets, scratch=None, pooled=pooled, n_source=44)
+    assert list(no_target.index) == [2, 8, 44] and no_target["gain over the target alone"].isna().all()
+    assert line(speaker_curve({}, scratch=scratch, pooled=pooled, n_source=44)) == ""  # two points: nothing to say
 
 
 def test_gains_seed_by_seed_and_what_they_say() -> None:
@@ -154,14 +160,22 @@ def test_gains_seed_by_seed_and_what_they_say() -> None:
     assert table.loc["mean over seeds", "gain"] == pytest.approx(0.025 / 3)
     assert table.loc["std over seeds", "gain"] == pytest.approx(np.std([-0.025, 0.030, 0.020], ddof=1))
     results = {("pooled", False, "loso"): pairs[0][0], ("scratch", False, "loso"): pairs[0][1]}
-    (line,) = [
-        x for x in transfer_takeaways(results, transfer="pooled", protocols=["loso"], by_seed=table) if "seeds" in x
-    ]
-    assert line.startswith("Over seed 0, seed 1, seed 2, the LOSO gain of transfer was -0.025, +0.030, +0.020: ")
-    assert "+0.008 on average, ahead at 2 of 3 seeds; the seed moves it more than that" in line
-    steady = seed_gains({s: (moved, _result("s", [0.40, 0.40])) for s, (moved, _) in pairs.items()})
-    text = " ".join(transfer_takeaways(results, transfer="pooled", protocols=["loso"], by_seed=steady))
-    assert "ahead at 3 of 3 seeds; more than its spread over seeds (0.006)" in text
+
+    def line(table):
+        lines = transfer_takeaways(results, transfer="pooled", protocols=["loso"], by_seed=table)
+        return " ".join(x for x in lines if "seeds" in x)
+
+    assert line(table) == (
+        "Over seeds 0, 1 and 2, the LOSO gain of transfer was -0.025, +0.030 and +0.020: +0.008 on average, "
+        "ahead at 2 of 3 seeds, no more than its spread over seeds (0.029): these runs do not settle it."
+    )
+    ahead = seed_gains({s: (moved, _result("s", [0.40, 0.40])) for s, (moved, _) in pairs.items()})
+    assert "ahead at 3 of 3 seeds, more than its spread over seeds (0.006)." in line(ahead)
+    behind = seed_gains({s: (_result("s", [0.40, 0.40]), moved) for s, (moved, _) in pairs.items()})
+    assert "-0.117 on average, behind or level at every seed, more than its spread over seeds (0.006)." in line(behind)
+    level = seed_gains({s: (pairs[0][0], pairs[0][0]) for s in (0, 1)})  # no gain and no spread: nothing settled
+    assert "+0.000 on average, behind or level at every seed, no more than its spread over seeds (0.000)" in line(level)
+    assert line(seed_gains({0: pairs[0]})) == ""  # one seed: no spread to judge by
 
 
 def test_a_zero_shot_above_every_trained_strategy_is_said_only_on_the_same_emotions() -> None:

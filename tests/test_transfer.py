@@ -24,17 +24,17 @@ from ser_utils.transfer import (  # noqa: E402
     STRATEGIES,
     cross_corpus_dataset,
     default_source,
-    fewer_voices,
-    fewer_voices_runs,
     gains,
     load_available,
     load_pool,
     per_corpus,
     pretrain,
     pretraining_key,
-    reseeded,
+    seed_runs,
     shared_emotions,
+    source_subsets,
     strategy_run,
+    subset_runs,
     summary_table,
 )
 
@@ -358,32 +358,32 @@ def test_summary_table_and_gains(source) -> None:
     assert np.isnan(delta["transfer + aug − augmentation"])
 
 
-def test_fewer_voices_are_nested_subsets_of_the_source_speakers(source_table) -> None:
-    subsets = fewer_voices(source_table, [3, 1, 4, 9, 2], seed=5)
+def test_source_subsets_are_nested_subsets_of_the_source_speakers(source_table) -> None:
+    subsets = source_subsets(source_table, [3, 1, 4, 9, 2], seed=5)
     assert list(subsets) == [1, 2, 3]  # sorted; 4 (every speaker) and more are the whole source, left out
     chosen = {k: set(t.meta["speaker"]) for k, t in subsets.items()}
     assert [len(v) for v in chosen.values()] == [1, 2, 3]
-    assert chosen[1] < chosen[2] < chosen[3]  # each holds the smaller ones: only the number of voices changes
+    assert chosen[1] < chosen[2] < chosen[3]  # each holds the smaller ones: only the number of speakers changes
     for k, table in subsets.items():  # every row of the chosen speakers, no other, inputs with their rows
         rows = source_table.meta["speaker"].isin(chosen[k]).to_numpy()
         assert len(table) == rows.sum()
         np.testing.assert_array_equal(table.X, source_table.X[rows])
-    again = fewer_voices(source_table, [2], seed=5)[2]
+    again = source_subsets(source_table, [2], seed=5)[2]
     assert set(again.meta["speaker"]) == chosen[2]  # drawn from the seed
-    draws = {frozenset(fewer_voices(source_table, [2], seed=s)[2].meta["speaker"]) for s in range(8)}
+    draws = {frozenset(source_subsets(source_table, [2], seed=s)[2].meta["speaker"]) for s in range(8)}
     assert len(draws) > 1  # other seeds, other speakers
-    with pytest.raises(ValueError, match=r"source_voices=\[0, 2\]: give numbers of source speakers of at least 1"):
-        fewer_voices(source_table, [0, 2])
+    with pytest.raises(ValueError, match=r"source_speaker_counts=\[0, 2\]: give numbers of source speakers"):
+        source_subsets(source_table, [0, 2])
 
 
-def test_fewer_voices_runs_change_only_the_pool_and_the_name(source_table) -> None:
+def test_subset_runs_change_only_the_pool_and_the_name(source_table) -> None:
     run = strategy_run("pooled", "cnn1", PARAMS, FAST, source=source_table)
     run.update(protocol="loso", experiment="transfer (pooled) · LOSO", seed=3)
-    runs = fewer_voices_runs(run, [1, 2], seed=3)
+    runs = subset_runs(run, [1, 2, 4], seed=3)
     assert [r["experiment"] for r in runs.values()] == [
         "transfer (pooled, 1 of 4 source speakers) · LOSO",
         "transfer (pooled, 2 of 4 source speakers) · LOSO",
-    ]
+    ]  # 4: the whole source, which the run itself is
     for k, r in runs.items():
         assert r["estimator"] is run["estimator"] and r["seed"] == 3 and r["protocol"] == "loso"
         assert r["pool"].meta["speaker"].nunique() == k
@@ -393,17 +393,27 @@ def test_fewer_voices_runs_change_only_the_pool_and_the_name(source_table) -> No
     assert set(result.predictions["source_id"]) == set(target.meta["source_id"])  # the target's clips only are tested
 
 
-def test_a_reseeded_run_changes_the_seed_only(source) -> None:
-    _, trained = source
-    for strategy, estimator_seed in (("scratch", 0), ("head", 0)):
-        run = strategy_run(strategy, "cnn1", PARAMS, FAST, pretrained=trained.path)
-        run.update(protocol="loso", experiment="x · LOSO", seed=0, max_folds=1)
-        again = reseeded(run, 4, "target only")
-        assert again["experiment"] == "target only · seed 4 · LOSO" and again["seed"] == 4
-        assert again["estimator"] is not run["estimator"] and type(again["estimator"]) is type(run["estimator"])
-        assert TrainConfig.from_dict(again["estimator"].config) == FAST.replace(seed=4)
-        assert TrainConfig.from_dict(run["estimator"].config).seed == estimator_seed  # the original is untouched
-        assert again["max_folds"] == 1 and again["protocol"] == "loso"
+@pytest.mark.parametrize("strategy", ["scratch", "pooled", "head"])
+def test_a_reseeded_run_changes_the_training_seed_only(source, strategy) -> None:
+    source_table, trained = source
+    run = strategy_run(strategy, "cnn1", PARAMS, FAST, pretrained=trained.path, source=source_table)
+    run.update(protocol="random", experiment="x · RANDOM", seed=0, max_folds=1)
+    key = (strategy, False, "random")
+    ((name, again),) = seed_runs({key: run}, [key], [4]).items()
+    assert name == (key, 4)
+    label = {"scratch": "target only", "pooled": "transfer (pooled)", "head": "transfer (head)"}[strategy]
+    assert again["experiment"] == f"{label}, seed 4 · RANDOM"
+    assert again["seed"] == 0  # the folds' seed: the same folds (a random split is cut again by another)
+    assert again["estimator"] is not run["estimator"] and type(again["estimator"]) is type(run["estimator"])
+    assert TrainConfig.from_dict(again["estimator"].config) == FAST.replace(seed=4)
+    assert TrainConfig.from_dict(run["estimator"].config).seed == 0  # the original is untouched
+    assert again.get("pool") is run.get("pool") and again["max_folds"] == 1
+    if strategy == "pooled":  # the same test clips, other predictions: the seed reached the training
+        target = _target(emotions=("angry", "sad", "neutral"), seed=2)
+        first, second = (cross_validate(**r, tables=target, progress=False) for r in (run, again))
+        assert first.predictions["source_id"].tolist() == second.predictions["source_id"].tolist()
+        probabilities = [c for c in first.predictions if c.startswith("p_")]
+        assert not np.allclose(first.predictions[probabilities], second.predictions[probabilities])
 
 
 def test_cross_corpus_trains_on_one_group_and_tests_on_the_other() -> None:
