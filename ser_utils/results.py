@@ -62,7 +62,10 @@ def read_results(reports_dir: str | Path) -> pd.DataFrame:
     path = Path(reports_dir) / RESULTS_FILE
     if not path.is_file():
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    return pd.read_csv(path)
+    table = pd.read_csv(path, dtype={"probe": str})
+    if "probe" in table:  # "" for a row that is no probe, whatever else the file's rows hold
+        table["probe"] = table["probe"].fillna("")
+    return table
 
 
 def write_atomic(path: str | Path, text: str) -> None:

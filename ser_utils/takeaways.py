@@ -26,7 +26,7 @@ def _std(result: CVResult) -> float:
 
 
 def _and(items: Any) -> str:
-    """ "a, b and c"."""
+    """The items as one phrase: "a, b and c"."""
     items = list(items)
     return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
 

@@ -358,9 +358,8 @@ def subset_runs(run: Mapping[str, Any], counts: Sequence[int], seed: int = 0) ->
     source = run["pool"]
     n = source.meta["speaker"].astype(str).nunique()
     protocol = str(run["protocol"]).upper()
-    label = STRATEGY_LABELS["pooled"].removesuffix(")")
     return {
-        k: {**run, "pool": subset, "experiment": f"{label}, {k} of {n} source speakers) · {protocol}"}
+        k: {**run, "pool": subset, "experiment": f"transfer (pooled, {k} of {n} source speakers) · {protocol}"}
         for k, subset in source_subsets(source, counts, seed).items()
     }
 

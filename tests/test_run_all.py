@@ -296,6 +296,8 @@ def test_quick_study_on_a_local_dask_cluster_gives_the_local_results(quick_run, 
 
     import pandas as pd
 
+    from ser_utils.results import read_results
+
     _, local_out = quick_run
     out = tmp_path / "reports"
     env = {**os.environ, "SER_CACHE_DIR": str(tmp_path / "cache")}
@@ -314,8 +316,8 @@ def test_quick_study_on_a_local_dask_cluster_gives_the_local_results(quick_run, 
     assert run["compute"]["compute"] == "Dask cluster" and run["compute"]["workers"] == 2
     assert "Dask cluster" in (out / "05_cnn.html").read_text()  # the reproducibility table says where
     assert any((tmp_path / "cache" / "features").rglob("*.npy"))  # the workers filled the (empty) cache
-    there = pd.read_csv(out / "results.csv")
-    here = pd.read_csv(local_out / "results.csv")
+    there = read_results(out)
+    here = read_results(local_out)
     here = here[here["notebook"].isin(there["notebook"].unique())]
     assert set(there["notebook"]) == {"05_cnn"}
     key = ["notebook", "experiment"]
