@@ -117,6 +117,12 @@ def test_transfer_takeaways_compare_with_the_target_alone() -> None:
     assert as_markdown(["a", "b"]).endswith("- a\n- b")
 
 
+def _transfer_line(results, starting: str, **probes) -> str:
+    """The takeaway sentence about a probe of notebook 08 (``speaker_curve=`` or ``by_seed=``), "" when none."""
+    lines = transfer_takeaways(results, transfer="pooled", protocols=["loso"], **probes)
+    return " ".join(x for x in lines if x.startswith(starting))
+
+
 def test_the_speaker_curve_and_what_it_says() -> None:
     subsets = {2: _result("2", [0.30, 0.40]), 8: _result("8", [0.40, 0.50])}
     scratch, pooled = _result("s", [0.30, 0.30]), _result("p", [0.50, 0.52])
@@ -128,8 +134,7 @@ def test_the_speaker_curve_and_what_it_says() -> None:
     results = {("pooled", False, "loso"): pooled, ("scratch", False, "loso"): scratch}
 
     def line(curve):
-        lines = transfer_takeaways(results, transfer="pooled", protocols=["loso"], speaker_curve=curve)
-        return " ".join(x for x in lines if "Pooled with" in x)
+        return _transfer_line(results, "Pooled with", speaker_curve=curve)
 
     assert line(curve) == (
         "Pooled with 0, 2, 8 and 44 source speakers, LOSO UAR was 0.300, 0.350, 0.450 and 0.510: "
@@ -162,8 +167,7 @@ def test_gains_seed_by_seed_and_what_they_say() -> None:
     results = {("pooled", False, "loso"): pairs[0][0], ("scratch", False, "loso"): pairs[0][1]}
 
     def line(table):
-        lines = transfer_takeaways(results, transfer="pooled", protocols=["loso"], by_seed=table)
-        return " ".join(x for x in lines if "seeds" in x)
+        return _transfer_line(results, "Over seeds", by_seed=table)
 
     assert line(table) == (
         "Over seeds 0, 1 and 2, the LOSO gain of transfer was -0.025, +0.030 and +0.020: +0.008 on average, "
