@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 
 from ser_utils.reporting import render_index
@@ -37,6 +38,20 @@ def test_rows_append_and_reruns_replace(tmp_path) -> None:
     assert table.set_index("experiment").loc["a", "uar"] == pytest.approx(0.43)
     assert (table["seed"] == 3).all() and (table["dataset"] == "demo").all()
     assert math.isnan(table.set_index("experiment").loc["a", "accuracy_std"])
+    assert (table["probe"] == "").all()  # no probe: read back as "", not a missing value
+
+
+def test_a_results_file_written_before_the_probe_column_still_reads(tmp_path) -> None:
+    from ser_utils.dashboard import best_table
+
+    report = open_report(tmp_path, "04_svm", dataset="demo", seed=3)
+    _add(report, "a", 0.41)
+    path = tmp_path / "results.csv"
+    path.write_text(pd.read_csv(path).drop(columns=["probe"]).to_csv(index=False))
+    table = read_results(tmp_path)
+    assert "probe" not in table and best_table(table)["experiment"].tolist() == ["a"]
+    _add(report, "b", 0.42)  # the next row written brings the column back, "" for the old rows
+    assert read_results(tmp_path)["probe"].tolist() == ["", ""]
 
 
 def test_metrics_must_be_fractions(tmp_path) -> None:
