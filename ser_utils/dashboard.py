@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .features import PRETRAINED
+from .results import without_probes
 from .rows import mean_std
 
 #: Protocols in the order a reader meets them, from the most to the least flattering.
@@ -60,8 +61,7 @@ def _families(results: pd.DataFrame) -> list[str]:
 def best_rows(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """The row of highest UAR in each group of ``by`` (ties: the first recorded); probes (re-runs with one thing
     changed, as evidence: another seed, fewer source speakers) never count."""
-    if "probe" in results:
-        results = results[results["probe"].isna() | (results["probe"].astype(str) == "")]
+    results = without_probes(results)
     if results.empty:
         return results
     order = results.sort_values("uar", ascending=False, kind="stable")

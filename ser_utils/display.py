@@ -22,6 +22,7 @@ from .baselines import configuration_grid
 from .evaluation import CVResult
 from .metrics import confusion
 from .models import MODELS
+from .results import without_probes
 from .training import architecture_table, build_network
 
 
@@ -228,10 +229,20 @@ def classical_reference(results: pd.DataFrame, *, protocol: str = "loso") -> pd.
     """
     if results is None or results.empty:
         return None
+    results = without_probes(results)
     rows = results[(results["protocol"] == protocol) & ~results["model"].astype(str).isin(list(MODELS))]
     if rows.empty:
         return None
     return rows.loc[rows["uar"].astype(float).idxmax()]
+
+
+def neural_rows(results: pd.DataFrame, *, protocol: str = "loso", notebooks: Sequence[str] = ("05", "06", "07")):
+    """The rows of the networks of ``notebooks`` (by number) under ``protocol``, probes left out: what notebook 07
+    sets beside the classical reference (08's networks train with other corpora, or from a pre-trained one)."""
+    results = without_probes(results)
+    number = results["notebook"].astype(str).str[:2]
+    keep = number.isin(list(notebooks)) & results["model"].astype(str).isin(list(MODELS))
+    return results[keep & (results["protocol"] == protocol)]
 
 
 def show_result(result: CVResult, *, curves: bool = True, confusion: bool = True) -> None:

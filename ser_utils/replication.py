@@ -21,6 +21,7 @@ from .estimators import NetworkClassifier
 from .evaluation import CVResult, cross_validate_many
 from .features import PRETRAINED, extract_features
 from .models import MODELS
+from .results import without_probes
 from .rows import mean_std
 
 #: A reported figure and ours within this much of each other count as "reproduced".
@@ -43,7 +44,8 @@ class Recipe:
 
     def rows(self, results: pd.DataFrame, pretrained: bool = False) -> pd.DataFrame:
         """The rows of ``results`` this recipe names; without a feature set, those on CPU-trainable features
-        (or, ``pretrained``, those on a pretrained model's embeddings: reported apart)."""
+        (or, ``pretrained``, those on a pretrained model's embeddings: reported apart); never a probe."""
+        results = without_probes(results)
         if results.empty:
             return results
         keep = (results["notebook"] == self.notebook) & (results["protocol"] == self.protocol)

@@ -80,7 +80,9 @@ def _results_table(results: pd.DataFrame) -> str:
         std = table[f"{metric}_std"]
         table[metric] = [f"{m:.3f}" + ("" if pd.isna(s) else f" ± {s:.3f}") for m, s in zip(table[metric], std)]
     columns = ["notebook", "experiment", "features", "model", "protocol", "n_folds", "accuracy", "uar", "macro_f1"]
-    return table[columns].to_html(index=False, border=0, escape=True)
+    if "probe" in table and (table["probe"].fillna("").astype(str) != "").any():  # re-runs kept as evidence
+        columns.append("probe")
+    return table[columns].fillna({"probe": ""}).to_html(index=False, border=0, escape=True)
 
 
 def _skipped_section(skipped: list[dict[str, Any]]) -> str:

@@ -57,6 +57,13 @@ def default_reports_dir(dataset: str) -> Path:
     return root / "reports" / dataset
 
 
+def without_probes(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a results table that are no probe (see :data:`RESULT_COLUMNS`): those a best is chosen from."""
+    if "probe" not in results:
+        return results
+    return results[results["probe"].isna() | (results["probe"].astype(str) == "")]
+
+
 def read_results(reports_dir: str | Path) -> pd.DataFrame:
     """The results table of a reports folder (empty, with the right columns, when there is none)."""
     path = Path(reports_dir) / RESULTS_FILE

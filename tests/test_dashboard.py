@@ -96,6 +96,26 @@ def test_probes_are_recorded_with_their_seed_and_left_out_of_the_best(tmp_path) 
     assert len(others) == len(results) - 1 and others["seed"].isna().all()  # the report's seed (none given here)
     assert loso_by_family(results)["transfer"].startswith("0.360")  # not 0.900
     assert "0.900" not in best_table(results)["UAR"].str.cat()
+    page = render_index({"dataset": "demo", "notebooks": []}, tmp_path).read_text()
+    assert "<th>probe</th>" in page and "<td>seed 1</td>" in page  # shown in the table of results, marked
+
+
+def test_07_compares_the_networks_of_05_07_and_never_a_probe_with_the_classical_reference(tmp_path) -> None:
+    from ser_utils.display import classical_reference, neural_rows
+    from ser_utils.results import read_results
+
+    _study(tmp_path)
+    p05 = open_report(tmp_path, "05_cnn", dataset="demo")
+    for experiment, model, uar, probe in (("cnn1, seed 1 · LOSO", "cnn1", 0.95, "seed 1"), ("x", "svm", 0.97, "s")):
+        p05.add_result(experiment, features="f", model=model, protocol="loso", n_folds=6, accuracy=uar, uar=uar,
+                       macro_f1=uar, probe=probe)  # fmt: skip
+    results = read_results(tmp_path)
+    assert neural_rows(results)["experiment"].tolist() == ["cnn1 · LOSO"]  # not 08's conv1d5 rows, not the probe
+    assert neural_rows(results, notebooks=("08",))["experiment"].tolist() == [
+        "transfer (last block) · LOSO",
+        "target only · LOSO",
+    ]
+    assert classical_reference(results)["experiment"] == "loso · logreg"  # 0.50, not the 0.97 probe
 
 
 def test_the_index_shows_the_dashboard_and_the_best_of_each_kind(tmp_path) -> None:

@@ -52,6 +52,25 @@ def test_the_scorecard_reads_figures_and_judges_them(tmp_path) -> None:
     assert f"{len(CLAIMS)} claims from 5 studies; 2 have an honest figure" in lines and "1 do not survive" in lines
 
 
+def test_a_recipe_never_reads_a_probe(tmp_path) -> None:
+    nb08 = open_report(tmp_path, "08_transfer_learning", dataset="demo")
+    _add(nb08, "target only · LOSO", "conv1d5", "loso", 0.30, "window160")
+    nb08.add_result(
+        "target only · LOSO, seed 1",
+        features="window160",
+        model="conv1d5",
+        protocol="loso",
+        n_folds=6,
+        accuracy=0.90,
+        uar=0.90,
+        macro_f1=0.90,
+        seed=1,
+        probe="seed 1",
+    )  # fmt: skip  (a name that contains the recipe's words: only the probe column keeps it out)
+    recipe = Recipe("08_transfer_learning", "loso", contains="target only · LOSO")
+    assert read_results(tmp_path).pipe(recipe.rows)["accuracy"].tolist() == [0.30]
+
+
 def test_missing_recipes_are_the_studies_leaky_runs_not_yet_recorded(tmp_path) -> None:
     todo = missing_recipes(pd.DataFrame())
     assert todo and all(r.notebook == "09_replication" for r in todo)

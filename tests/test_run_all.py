@@ -267,7 +267,7 @@ def test_quick_run_trains_saves_and_transfers(quick_run) -> None:
     # probes, each with its own seed, never the index page's best
     probes = transfer[transfer["probe"].fillna("") != ""].set_index("experiment")
     fewer = probes.filter(regex=r"^transfer \(pooled, 1 of \d+ source speakers\) · LOSO$", axis=0)
-    assert len(fewer) == 1 and fewer["probe"].tolist() == ["1 source speakers"] and fewer["seed"].tolist() == [0]
+    assert len(fewer) == 1 and fewer["probe"].tolist() == ["1 source speaker"] and fewer["seed"].tolist() == [0]
     seeded = probes[probes["probe"] == "seed 1"]
     assert sorted(seeded.index) == ["target only, seed 1 · LOSO", "transfer (pooled), seed 1 · LOSO"]
     assert (seeded["seed"] == 1).all() and len(probes) == 3
