@@ -11,7 +11,7 @@ import pandas as pd
 
 from .cluster import describe
 from .dashboard import best_table, dashboard_figure, figure_html, loso_by_family
-from .results import read_results, write_atomic
+from .results import read_results, without_probes, write_atomic
 from .runinfo import git_revision, package_versions
 
 _CSS = """
@@ -80,9 +80,9 @@ def _results_table(results: pd.DataFrame) -> str:
         std = table[f"{metric}_std"]
         table[metric] = [f"{m:.3f}" + ("" if pd.isna(s) else f" ± {s:.3f}") for m, s in zip(table[metric], std)]
     columns = ["notebook", "experiment", "features", "model", "protocol", "n_folds", "accuracy", "uar", "macro_f1"]
-    if "probe" in table and (table["probe"].fillna("").astype(str) != "").any():  # re-runs kept as evidence
+    if len(without_probes(table)) < len(table):  # re-runs kept as evidence: marked
         columns.append("probe")
-    return table[columns].fillna({"probe": ""}).to_html(index=False, border=0, escape=True)
+    return table[columns].to_html(index=False, border=0, escape=True)
 
 
 def _skipped_section(skipped: list[dict[str, Any]]) -> str:
