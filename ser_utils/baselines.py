@@ -527,14 +527,20 @@ def speaker_norm_effect(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def fusion_table(sets: Sequence[str]) -> str | None:
+    """The feature table the strong reference on ``sets`` reads: the one set, or "a+b" (the sets side by side, which
+    the late fusion splits again); None without sets."""
+    return "+".join(sets) if sets else None
+
+
 def fusion_experiments(sets: Sequence[str], protocols: Sequence[str]) -> list[Experiment]:
     """The strong functional reference on ``sets``, speaker-normalised, under each of ``protocols``: the late
-    fusion of the sets (one tuned logistic regression per set, probabilities averaged; on the table "a+b" of
-    the sets side by side), or with one set its tuned logistic regression, which is what a fusion of one is."""
+    fusion of the sets (one tuned logistic regression per set, probabilities averaged; on :func:`fusion_table`),
+    or with one set its tuned logistic regression, which is what a fusion of one is."""
     if not sets:
         return []
-    features, model = (sets[0], "logreg") if len(sets) == 1 else ("+".join(sets), LATE_FUSION)
-    return [Experiment(features, model, protocol, True) for protocol in protocols]
+    model = "logreg" if len(sets) == 1 else LATE_FUSION
+    return [Experiment(fusion_table(sets), model, protocol, True) for protocol in protocols]
 
 
 def pooled_twins(

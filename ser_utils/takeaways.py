@@ -186,9 +186,10 @@ def transfer_takeaways(
             f"{_and(f'{m:.3f}' for m in means)}: it {'rose' if steady else 'did not rise'} at every step "
             f"({means.iloc[-1] - means.iloc[0]:+.3f} from the first to the last; one seed's curve)."
         )
-    per_seed = by_seed["gain"].iloc[:-2] if by_seed is not None else pd.Series(dtype=float)
+    per_seed = by_seed["gain"] if by_seed is not None else pd.Series(dtype=float)
+    per_seed = per_seed[per_seed.index.astype(str).str.startswith("seed ")]  # the seeds' rows, not their mean and std
     if len(per_seed) > 1:
-        mean, spread = by_seed.loc["mean over seeds", "gain"], by_seed.loc["std over seeds", "gain"]
+        mean, spread = per_seed.mean(), per_seed.std()
         ahead = int((per_seed > 0).sum())
         lines.append(
             f"Over seeds {_and(i.split()[-1] for i in per_seed.index)}, the LOSO gain of transfer was "

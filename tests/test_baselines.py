@@ -26,6 +26,7 @@ from ser_utils.baselines import (
     configuration_grid,
     describe_models,
     fusion_experiments,
+    fusion_table,
     leaky_search,
     make_model,
     param_grid,
@@ -459,7 +460,8 @@ def test_fusion_runs_as_an_experiment_on_a_combined_table() -> None:
 def test_the_strong_reference_is_a_fusion_of_several_sets_and_a_logistic_regression_on_one() -> None:
     """fusion_sets: several sets fuse late on their side-by-side table; one set is its logistic regression,
     which scores what a fusion of that set alone scores. Both speaker-normalised, one per protocol."""
-    assert fusion_experiments([], ["loso"]) == []
+    assert fusion_experiments([], ["loso"]) == [] and fusion_table([]) is None
+    assert fusion_table(["a"]) == "a" and fusion_table(["a", "b"]) == "a+b"  # what notebook 04 extracts
     assert fusion_experiments(["a", "b"], ["loso", "lopo"]) == [
         Experiment("a+b", "late_fusion", p, speaker_norm=True) for p in ("loso", "lopo")
     ]
